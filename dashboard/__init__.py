@@ -1,0 +1,1 @@
+"""Streamlit dashboard and the venuepulse command-line interface."""

@@ -1,0 +1,1 @@
+"""Scheduled maintenance jobs, demo data and live simulation."""

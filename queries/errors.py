@@ -1,0 +1,102 @@
+"""Error types raised by the queries layer, each carrying one readable sentence."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+
+class VenuePulseError(Exception):
+    """Base class: the message is one sentence that can be shown to a person as is."""
+
+
+class ConfigError(VenuePulseError):
+    """The configuration (database URL, data directory, secrets file) is unusable."""
+
+
+class DatabaseUnavailable(VenuePulseError):
+    """The PostgreSQL server cannot be reached or refuses the connection."""
+
+
+def _first_line(text: str) -> str:
+    text = (text or "").strip()
+    return text.splitlines()[0].strip() if text else ""
+
+
+_REASON_RE = re.compile(r"^([a-z][a-z0-9_]*)\b")
+
+
+class QueryError(VenuePulseError):
+    """A named query failed; ``reason`` is the contract's refusal word when there is one.
+
+    Built as ``raise QueryError("offers.claim", exc) from exc``.
+    """
+
+    def __init__(self, operation: str, error: BaseException | str | None = None):
+        self.operation = operation
+        self.original = error if isinstance(error, BaseException) else None
+        detail = _driver_message(error)
+        self.reason = _reason_word(detail)
+        self.detail = detail
+        super().__init__(f"{operation} failed: {detail}" if detail else f"{operation} failed")
+
+
+def _driver_message(error: BaseException | str | None) -> str:
+    if error is None:
+        return ""
+    if isinstance(error, str):
+        return _first_line(error)
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if primary:
+        return _first_line(primary)
+    return _first_line(str(error)) or type(error).__name__
+
+
+def _reason_word(message: str) -> str | None:
+    """``offer_full: offer 12 has no claims left`` -> ``offer_full``; plain prose -> None."""
+    m = _REASON_RE.match(message or "")
+    if not m:
+        return None
+    word = m.group(1)
+    rest = message[m.end():]
+    # A contract refusal is a snake_case word standing alone or followed by ':'.
+    if "_" in word and (rest == "" or rest.startswith(":")):
+        return word
+    return None
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***`` (also a ``password=`` query parameter)."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            user, _, password = userinfo.partition(":")
+            userinfo = f"{user}:***" if password else user
+        netloc = f"{userinfo}@{hostport}"
+    query = parts.query
+    if query and "password=" in query.lower():
+        query = re.sub(r"(?i)(^|&)(password)=[^&]*", r"\1\2=***", query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def describe_url(url: str) -> str:
+    """``host:port/db`` (or ``socket dir/db``) for messages; never includes credentials."""
+    try:
+        parts = urlsplit(url)
+        params = parse_qs(parts.query)
+        host = parts.hostname or (params.get("host", [""])[0]) or "localhost"
+        port = parts.port or (params.get("port", [""])[0]) or 5432
+        db = parts.path.lstrip("/") or (params.get("dbname", [""])[0]) or (parts.username or "")
+    except ValueError:
+        return "the configured database"
+    if host.startswith("/"):
+        return f"{host} (unix socket)/{db}"
+    return f"{host}:{port}/{db}"

@@ -1,0 +1,1 @@
+"""Alembic revisions (hand-written PostgreSQL DDL kept in ../sql)."""
