@@ -41,9 +41,10 @@ def current(url: str) -> str | None:
         return row[0] if row else None
 
 
-def upgrade(url: str, to: str = "head") -> None:
+def upgrade(url: str, to: str = "heads") -> None:
     connect(url).close()  # a readable DatabaseUnavailable before Alembic gets involved
-    command.upgrade(alembic_config(url), to)
+    # "heads" equals "head" on a linear history and stays valid while feature branches are merged
+    command.upgrade(alembic_config(url), "heads" if to == "head" else to)
 
 
 def downgrade(url: str, to: str) -> None:

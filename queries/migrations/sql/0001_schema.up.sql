@@ -1145,12 +1145,12 @@ DECLARE
   v_id uuid;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM venues WHERE id = p_venue) THEN
-    RAISE EXCEPTION 'unknown_venue: no venue %', p_venue USING ERRCODE = 'P0002';
+    RAISE EXCEPTION 'unknown_venue: no venue %', p_venue USING ERRCODE = 'P0001';
   END IF;
   -- the user's row lock serialises one user's check-ins: at most one stays active
   PERFORM 1 FROM users WHERE id = p_user FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'unknown_user: no user %', p_user USING ERRCODE = 'P0002';
+    RAISE EXCEPTION 'unknown_user: no user %', p_user USING ERRCODE = 'P0001';
   END IF;
   UPDATE check_ins SET is_active = false, checked_out_at = greatest(p_at, checked_in_at)
   WHERE user_id = p_user AND is_active;
@@ -1213,7 +1213,7 @@ DECLARE
 BEGIN
   SELECT * INTO c FROM flash_offer_claims WHERE offer_id = p_offer AND token = upper(p_token) FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'unknown_token: no claim with that token on offer %', p_offer USING ERRCODE = 'P0002';
+    RAISE EXCEPTION 'unknown_token: no claim with that token on offer %', p_offer USING ERRCODE = 'P0001';
   END IF;
   IF c.status = 'redeemed' THEN
     RAISE EXCEPTION 'already_redeemed: claim was redeemed at %', c.redeemed_at USING ERRCODE = 'P0001';
@@ -1237,7 +1237,7 @@ BEGIN
   END IF;
   SELECT venue_id INTO v_venue FROM flash_offers WHERE id = p_offer;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'unknown_offer: no offer %', p_offer USING ERRCODE = 'P0002';
+    RAISE EXCEPTION 'unknown_offer: no offer %', p_offer USING ERRCODE = 'P0001';
   END IF;
   -- the event's trigger moves view_count / click_count
   INSERT INTO event_stream (event_type, category, user_id, target_type, target_id, venue_id,

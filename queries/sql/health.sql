@@ -1,0 +1,3 @@
+-- name: health.ping --
+-- timeout: 2s
+SELECT 1 AS ok
