@@ -1273,3 +1273,42 @@ LANGUAGE sql STABLE AS $$
     AND (NOT o.target_favorites_only
          OR EXISTS (SELECT 1 FROM favorites f WHERE f.user_id = u.id AND f.venue_id = o.venue_id))
 $$;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Venue scope: which venues the current connection may see
+-- ---------------------------------------------------------------------------------------------------
+
+-- The venue ids set for this transaction (`venuepulse.venue_ids`, comma-separated uuids).  Missing,
+-- empty or malformed means no venues at all — never all venues.
+CREATE FUNCTION vp_scope_venue_ids() RETURNS uuid[]
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  raw text := current_setting('venuepulse.venue_ids', true);
+BEGIN
+  IF raw IS NULL OR raw !~ '^[0-9a-fA-F-]{36}(,[0-9a-fA-F-]{36})*$' THEN
+    RETURN ARRAY[]::uuid[];
+  END IF;
+  RETURN string_to_array(raw, ',')::uuid[];
+EXCEPTION WHEN invalid_text_representation THEN
+  RETURN ARRAY[]::uuid[];
+END;
+$$;
+
+-- Connections of a role that is a member of `venuepulse_owner` (venue owners' dashboard role) are
+-- scoped; superusers and the other roles are not.  The role itself is created by the access-control
+-- revision; until it exists nobody is scoped.
+CREATE FUNCTION vp_is_scoped_role() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = 'venuepulse_owner'
+                   AND pg_has_role(current_user, r.oid, 'MEMBER'))
+     AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+$$;
+
+CREATE FUNCTION vp_venue_visible(p_venue uuid) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT NOT vp_is_scoped_role() OR p_venue = ANY (vp_scope_venue_ids())
+$$;
+
+-- A materialized view cannot carry row-level security: readers use this security-barrier view.
+CREATE VIEW venue_stats_visible WITH (security_barrier) AS
+SELECT * FROM venue_stats WHERE vp_venue_visible(venue_id);

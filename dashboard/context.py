@@ -1,0 +1,72 @@
+"""What a page needs: who is signed in, and a database handle that already carries their scope."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from queries.runner import Database
+
+ROLES = ("pm", "engineer", "venue_owner")
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    role: str
+    display_name: str = ""
+    venue_ids: tuple[UUID, ...] = field(default_factory=tuple)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "venue_owner"
+
+
+class ScopedDatabase:
+    """A Database whose every query runs with one account's scope and is recorded under its name.
+
+    A venue owner's queries always carry the owner's venue ids (row-level security reads them), so no
+    page can forget to pass them.
+    """
+
+    def __init__(self, db: Database, account: Account):
+        self._db = db
+        self.account = account
+        self._scope = list(account.venue_ids) if account.is_owner else None
+
+    def run(self, name: str, params: Any = None, **kw: Any) -> list[dict[str, Any]]:
+        return self._db.run(name, params, venue_scope=self._scope, **kw)
+
+    def one(self, name: str, params: Any = None, **kw: Any) -> dict[str, Any] | None:
+        rows = self.run(name, params, **kw)
+        return rows[0] if rows else None
+
+    def scalar(self, name: str, params: Any = None, **kw: Any) -> Any:
+        row = self.one(name, params, **kw)
+        return next(iter(row.values())) if row else None
+
+    def __getattr__(self, item: str) -> Any:
+        # explain, cache_stats and the like: engineers only, and they see all venues anyway
+        if self.account.is_owner:
+            raise AttributeError(f"{item} is not available to venue owners")
+        return getattr(self._db, item)
+
+
+@dataclass
+class PageContext:
+    account: Account
+    db: ScopedDatabase
+
+
+def dashboard_url() -> str:
+    """The database URL the dashboard reads with (set by `venuepulse dashboard` / `up`)."""
+    from queries.config import get_database_url
+
+    return os.environ.get("VENUEPULSE_DASHBOARD_DATABASE_URL") or get_database_url(None)
+
+
+def owner_url() -> str:
+    """The URL venue owners' queries use (a role subject to row-level security)."""
+    return os.environ.get("VENUEPULSE_OWNER_DATABASE_URL") or dashboard_url()

@@ -1,0 +1,31 @@
+"""The dashboard's pages and who may open them (DESIGN.md, "Dashboard")."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str  # url path and module name under dashboard.pages
+    title: str
+    icon: str
+    roles: tuple[str, ...]
+
+    def render_function(self):
+        return importlib.import_module(f"dashboard.pages.{self.key}").render
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("overview", "Overview", ":material/dashboard:", ("pm", "engineer", "venue_owner")),
+    PageSpec("venues", "Venues", ":material/storefront:", ("pm", "engineer", "venue_owner")),
+    PageSpec("engagement", "Engagement", ":material/favorite:", ("pm", "engineer")),
+    PageSpec("offers", "Offers", ":material/local_offer:", ("pm", "engineer", "venue_owner")),
+    PageSpec("query_performance", "Query performance", ":material/speed:", ("engineer",)),
+    PageSpec("jobs_health", "Jobs & health", ":material/monitor_heart:", ("engineer",)),
+)
+
+
+def pages_for(role: str) -> list[PageSpec]:
+    return [p for p in PAGES if role in p.roles]

@@ -1,0 +1,71 @@
+"""The app around the pages: sign-in, navigation by role, one error boundary per page."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
+
+from queries.errors import DatabaseUnavailable, VenuePulseError
+from queries.runner import Database
+
+from .context import Account, PageContext, ScopedDatabase, dashboard_url, owner_url
+from .pages import PAGES, PageSpec, pages_for
+
+log = logging.getLogger("venuepulse.dashboard")
+
+
+@st.cache_resource(show_spinner=False)
+def _database(url: str) -> Database:
+    return Database(url, max_size=8, application_name="venuepulse-dashboard").open()
+
+
+def context_for(account: Account) -> PageContext:
+    url = owner_url() if account.is_owner else dashboard_url()
+    return PageContext(account=account, db=ScopedDatabase(_database(url), account))
+
+
+def render_page(key: str, account: Account) -> None:
+    """Draw one page for ``account`` inside the error boundary: no traceback ever reaches the browser."""
+    spec = next((p for p in PAGES if p.key == key), None)
+    if spec is None or account.role not in spec.roles:
+        st.error("This page does not exist or is not available to your role.")
+        return
+    try:
+        spec.render_function()(context_for(account))
+    except ScriptControlException:
+        raise  # st.rerun / st.stop are how Streamlit works, not errors
+    except DatabaseUnavailable as exc:
+        st.error(f"The database is not reachable right now, so this page cannot be shown. {exc}")
+    except VenuePulseError as exc:
+        st.error(f"This page could not load its data: {exc}")
+    except Exception:
+        ref = uuid.uuid4().hex[:8]
+        log.exception("page %s failed (ref %s)", key, ref)
+        st.error(f"Something went wrong while drawing this page. It has been logged with reference {ref}.")
+
+
+def _page(spec: PageSpec, account: Account) -> st.Page:
+    def draw() -> None:
+        render_page(spec.key, account)
+
+    draw.__name__ = f"page_{spec.key}"
+    return st.Page(draw, title=spec.title, icon=spec.icon, url_path=spec.key, default=spec is pages_for(account.role)[0])
+
+
+def main() -> None:
+    from . import auth
+
+    st.set_page_config(page_title="VenuePulse", page_icon=":material/monitoring:", layout="wide")
+    account = auth.current_account()
+    if account is None:
+        st.navigation([st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:", url_path="sign-in")],
+                      position="hidden").run()
+        return
+    # Only the pages this role may see are routable at all: others cannot be opened by URL.
+    nav = st.navigation([_page(p, account) for p in pages_for(account.role)])
+    with st.sidebar:
+        auth.account_box(account)
+    nav.run()
