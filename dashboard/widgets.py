@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -38,7 +38,7 @@ def _parse_date(param: str) -> date | None:
 
 def url_date_range(default_days: int = 30, *, max_days: int = 3660, key: str = "range") -> tuple[date, date]:
     """A date range picker whose value lives in ``?from=&to=``; returns (start, end) inclusive."""
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     start = _parse_date("from") or today - timedelta(days=default_days - 1)
     end = _parse_date("to") or today
     if start > end:
@@ -57,8 +57,8 @@ def url_date_range(default_days: int = 30, *, max_days: int = 3660, key: str = "
 
 def range_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """Inclusive dates as a half-open UTC timestamp range [start 00:00, end+1 00:00)."""
-    return (datetime.combine(start, datetime.min.time(), tzinfo=timezone.utc),
-            datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc))
+    return (datetime.combine(start, datetime.min.time(), tzinfo=UTC),
+            datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC))
 
 
 def url_select(label: str, options: Sequence[str], *, param: str, default: str | None = None,
@@ -120,11 +120,11 @@ def freshness(as_of: datetime | None, what: str = "Data") -> None:
     if as_of is None:
         st.caption(f"{what}: not computed yet.")
         return
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     age = now - as_of
     mins = int(age.total_seconds() // 60)
     ago = "just now" if mins < 1 else f"{mins} min ago" if mins < 120 else f"{mins // 60} h ago"
-    st.caption(f"{what} as of {as_of.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC ({ago}).")
+    st.caption(f"{what} as of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({ago}).")
 
 
 def empty_state(message: str, hint: str = "") -> None:
