@@ -170,36 +170,72 @@ def register_migrate(sub: Any) -> None:
 # --- up -------------------------------------------------------------------------------------------------
 
 
-def step_database(args: argparse.Namespace) -> str:
+def step_database(args: argparse.Namespace) -> tuple[str, bool]:
+    """Resolve (and for the embedded default, start) the database; returns (url, started_here)."""
+    from queries import embedded
     from queries.config import data_dir
 
     url, source = url_source(args)
     if source == "embedded":
+        was_running = embedded.is_running(data_dir())
         url = database_url(args)
-        say(f"database: embedded PostgreSQL in {data_dir()} ({describe_url(url)})")
-    else:
-        say(f"database: {describe_url(url)} (from {source})")
-        from queries.db import connect
+        state = "already running" if was_running else "started"
+        say(f"database: embedded PostgreSQL {state} in {data_dir()} ({describe_url(url)})")
+        return url, not was_running
+    say(f"database: {describe_url(url)} (from {source})")
+    from queries.db import connect
 
-        connect(url).close()
-    return url
+    connect(url).close()
+    return url, False
 
 
 def up(args: argparse.Namespace) -> int:
-    """Bring the product up: database, schema; later steps (seed, jobs, dashboard) chain from here."""
-    url = step_database(args)
+    """Bring the whole product up: database, schema, demo data, accounts, jobs, simulator, dashboard."""
+    from queries.config import data_dir
+
+    from . import launcher
+
+    url, started = step_database(args)
     step_migrate(url, "head")
-    say(f"ready: psql \"{url}\"" if "@/" in url else "ready")
-    return 0
+    _, source = url_source(args)
+    return launcher.up(
+        url,
+        started_embedded=started,
+        data_dir=data_dir() if source == "embedded" else None,
+        port=args.port,
+        scale=args.scale,
+        seed=not args.no_seed,
+        simulate_rate=args.simulate_rate,
+        jobs=not args.no_jobs,
+    )
 
 
 def register_up(sub: Any) -> None:
-    add_command(sub, "up", up, help="start everything: database, migrations, ...")
+    p = add_command(sub, "up", up, help="start everything: database, migrations, demo data, jobs, dashboard")
+    p.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501, or a free one)")
+    p.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"],
+                   help="demo data size when the database is empty (default small)")
+    p.add_argument("--no-seed", action="store_true", help="do not load demo data into an empty database")
+    p.add_argument("--no-jobs", action="store_true", help="do not start the jobs scheduler")
+    p.add_argument("--simulate-rate", type=float, default=1.0, metavar="EPS",
+                   help="live demo traffic in events per second (0 turns it off; default 1)")
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from . import launcher
+
+    return launcher.run_dashboard(database_url(args), args.port, args.address)
+
+
+def register_dashboard(sub: Any) -> None:
+    p = add_command(sub, "dashboard", cmd_dashboard, help="run only the Streamlit dashboard")
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501, or a free one)")
+    p.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
 
 
 # --- wiring ---------------------------------------------------------------------------------------------
 
-COMMANDS: list[Callable[[Any], None]] = [register_up, register_db, register_migrate]
+COMMANDS: list[Callable[[Any], None]] = [register_up, register_dashboard, register_db, register_migrate]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,12 +64,6 @@ def test_cli_migrate_to_base_then_head(run_cli, empty_db_url):
     assert count_tables(empty_db_url) > 0
 
 
-def test_cli_up_on_an_external_database_migrates_it(run_cli, empty_db_url):
-    res = run_cli("up", env={"VENUEPULSE_DATABASE_URL": empty_db_url})
-    assert res.returncode == 0, res.stderr
-    assert current(empty_db_url) == "0001"
-
-
 def test_unknown_revision_is_a_one_line_error(run_cli, empty_db_url):
     res = run_cli("migrate", "--to", "9999", env={"VENUEPULSE_DATABASE_URL": empty_db_url})
     assert res.returncode == 2
