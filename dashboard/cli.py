@@ -233,9 +233,57 @@ def register_dashboard(sub: Any) -> None:
     p.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
 
 
+# --- jobs -----------------------------------------------------------------------------------------------
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """The jobs process (default), ``--list`` its jobs, or ``--once NAME`` one run now."""
+    from jobs import scheduler
+
+    if args.list:
+        scheduler.schedules()  # a bad VENUEPULSE_JOB_* value is reported before anything else
+        try:
+            url = database_url(args)
+        except VenuePulseError as exc:
+            rows, problem = scheduler.job_table(None)
+            problem = str(exc)
+        else:
+            rows, problem = scheduler.job_table(url)
+        for line in scheduler.format_job_table(rows, problem):
+            say(line)
+        return 0
+    if args.once:
+        from jobs.definitions import JOBS
+
+        if args.once not in JOBS:
+            raise ConfigError(f"no job named {args.once!r}; jobs are {', '.join(JOBS)}.")
+        rec = scheduler.run_once(database_url(args), args.once)
+        run = f"run {rec.run_id}" if rec.run_id is not None else "run (not recorded yet)"
+        say(f"{rec.job} {run} {rec.status} in {rec.duration_ms:.0f} ms"
+            + (f": {rec.summary}" if rec.summary and rec.status != "skipped" else ""))
+        if rec.error:
+            say(f"error: {rec.error}")
+        shown = {k: v for k, v in rec.details.items() if k not in ("pid", "host", "trigger", "summary")}
+        if shown:
+            import json
+
+            say("details: " + json.dumps(shown, default=str, sort_keys=True))
+        return 0 if rec.status == "succeeded" else 1
+    scheduler.schedules()
+    scheduler.run_scheduler(database_url(args))
+    return 0
+
+
+def register_jobs(sub: Any) -> None:
+    p = add_command(sub, "jobs", cmd_jobs, help="run the jobs scheduler; --list its jobs; --once NAME runs one now")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--list", action="store_true", help="every job with its schedule, next and last run")
+    g.add_argument("--once", metavar="NAME", help="run job NAME now and print what it did")
+
+
 # --- wiring ---------------------------------------------------------------------------------------------
 
-COMMANDS: list[Callable[[Any], None]] = [register_up, register_dashboard, register_db, register_migrate]
+COMMANDS: list[Callable[[Any], None]] = [register_up, register_dashboard, register_db, register_migrate, register_jobs]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,108 @@
+"""The scheduled jobs: each one a thin call into ``queries``, with its default schedule and grace time.
+
+A schedule is ``interval:<seconds>`` (or ``interval:5m`` / ``interval:1h``), ``cron:<5-field crontab, UTC>``
+or ``off``; ``VENUEPULSE_JOB_<NAME>`` overrides a job's default (see docs/jobs.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from queries import maintenance
+from queries.maintenance import Outcome
+from queries.runner import Database
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job knows about its own run."""
+
+    name: str
+    run_id: int | None
+    scheduled_at: datetime | None
+    trigger: str  # "schedule" or "manual"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    func: Callable[[Database, JobContext], Outcome]
+    schedule: str  # default schedule
+    grace_seconds: int  # a run starting later than this after its time is missed (and coalesced)
+    description: str
+
+
+def _spec(name: str, schedule: str, grace: int, description: str):
+    def register(func: Callable[[Database, JobContext], Outcome]) -> Callable[[Database, JobContext], Outcome]:
+        JOBS[name] = JobSpec(name, func, schedule, grace, description)
+        return func
+
+    return register
+
+
+JOBS: dict[str, JobSpec] = {}
+
+
+@_spec("refresh_venue_stats", "interval:300", 240,
+       "REFRESH MATERIALIZED VIEW CONCURRENTLY venue_stats (a plain refresh while it is unpopulated)")
+def refresh_venue_stats(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.refresh_venue_stats(db)
+
+
+@_spec("maintain_partitions", "interval:3600", 1800,
+       "partitions made ahead per partition_policies, rows in default partitions moved out, retention applied "
+       "to query_performance_log after its hours are rolled into the histograms")
+def maintain_partitions(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.maintain_partitions(db)
+
+
+@_spec("reconcile_counters", "interval:3600", 1800,
+       "every denormalized number compared with a recount; drift repaired and recorded in counter_drift")
+def reconcile_counters(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.reconcile_counters(db, run_id=ctx.run_id)
+
+
+@_spec("expire_claims", "interval:60", 50, "active flash-offer claims past expires_at become expired")
+def expire_claims(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.expire_claims(db)
+
+
+@_spec("expire_notifications", "interval:60", 50, "notifications past expires_at get is_expired")
+def expire_notifications(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.expire_notifications(db)
+
+
+@_spec("send_offer_pushes", "interval:60", 50,
+       "offers that have started: a notification per recipient on the channels they allow, push sent once")
+def send_offer_pushes(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.send_offer_pushes(db)
+
+
+@_spec("snapshot_stat_statements", "interval:300", 240,
+       "a snapshot of pg_stat_statements (where the extension is loaded)")
+def snapshot_stat_statements(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.snapshot_stat_statements(db)
+
+
+@_spec("rollup_query_histograms", "interval:900", 600,
+       "completed hours of query_performance_log rolled into per-query latency histograms")
+def rollup_query_histograms(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.rollup_query_histograms(db)
+
+
+@_spec("probe_queries", "interval:60", 50,
+       "the app's key read queries run once each, so latency history exists without live traffic")
+def probe_queries(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.probe_queries(db)
+
+
+def job_names() -> list[str]:
+    return list(JOBS)
+
+
+def describe(spec: JobSpec) -> dict[str, Any]:
+    return {"name": spec.name, "schedule": spec.schedule, "grace_seconds": spec.grace_seconds,
+            "description": spec.description}
