@@ -1,0 +1,157 @@
+"""Offers: the offers of a period with live status, and the offer funnel (DESIGN.md, "Metric definitions").
+
+Funnel of one offer, over its window W = [start_time, end_time), steps in order per user:
+
+* **targeted** – ``push_recipient_count`` (how many users the offer's push went to);
+* **viewed** – users with a ``flash_offer_view`` analytics event for the offer inside W;
+* **clicked** – viewers with a ``flash_offer_click`` inside W at or after their first view;
+* **claimed** – clickers whose claim was created inside W at or after their first such click;
+* **redeemed** – claimers whose claim is redeemed.
+
+Next to it, the raw counters (``view_count``, ``click_count``, ``claimed_count``, ``redeemed_count``)
+count every event and claim, in any order and at any time.  Time to claim is ``claim.created_at`` minus
+the user's first view; time to redeem is ``redeemed_at`` minus ``claim.created_at`` (over the users the
+funnel counts).  An offer whose window is still open is *not final*.  Across several offers, unique users
+are (user, offer) pairs and counters are sums.
+
+Every function takes a database handle (anything with ``.run(name, params)``) and returns a DataFrame
+or a plain dict.  Bad arguments raise ``ValueError`` naming the argument.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import pandas as pd
+
+STEPS = ("targeted", "viewed", "clicked", "claimed", "redeemed")
+STEP_LABELS = {"targeted": "Targeted (push)", "viewed": "Viewed", "clicked": "Clicked",
+               "claimed": "Claimed", "redeemed": "Redeemed"}
+UNIQUE_COLUMNS = {"targeted": "targeted", "viewed": "viewed_users", "clicked": "clicked_users",
+                  "claimed": "claimed_users", "redeemed": "redeemed_users"}
+COUNTER_COLUMNS = {"targeted": "targeted", "viewed": "view_count", "clicked": "click_count",
+                   "claimed": "claimed_count", "redeemed": "redeemed_count"}
+MAX_LIST = 5000
+
+_LIST_COLUMNS = ["offer_id", "title", "venue_id", "venue_name", "status", "window_open", "start_time", "end_time",
+                 "max_claims", "push_sent", "push_sent_at", "push_recipient_count", "view_count", "click_count",
+                 "claimed_count", "redeemed_count", "claims_left", "as_of"]
+_FUNNEL_COLUMNS = ["offer_id", "is_total", "offers", "offers_open", "is_final", "targeted", "viewed_users",
+                   "clicked_users", "claimed_users", "redeemed_users", "view_count", "click_count",
+                   "claimed_count", "redeemed_count", "time_to_claim_p50_s", "time_to_claim_p90_s",
+                   "time_to_redeem_p50_s", "time_to_redeem_p90_s", "as_of"]
+_DAY_COLUMNS = ["day", "viewed_users", "clicked_users", "claimed_users", "redeemed_users"]
+
+
+# -- argument checks ---------------------------------------------------------------------------------------
+
+
+def _period(start: datetime, end: datetime) -> dict[str, datetime]:
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, datetime):
+            raise ValueError(f"{name} must be a datetime, not {type(value).__name__}")
+        if value.tzinfo is None:
+            raise ValueError(f"{name} must carry a time zone (got {value.isoformat()})")
+    if start >= end:
+        raise ValueError(f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
+    return {"from": start, "to": end}
+
+
+def _uuid(name: str, value: Any) -> UUID | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise ValueError(f"{name} must be a UUID, got {str(value)[:40]!r}") from None
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+
+
+# -- queries -----------------------------------------------------------------------------------------------
+
+
+def venues_with_offers(db) -> pd.DataFrame:
+    """Venues that have offers: venue_id, name, city, offer_count (sorted by name)."""
+    return _frame(db.run("offers.venues"), ["venue_id", "name", "city", "offer_count"])
+
+
+def offer_list(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = None,
+               limit: int = 1000) -> pd.DataFrame:
+    """Offers whose window overlaps [start, end), newest start first, with live ``status``
+    (scheduled / active / full / expired), ``window_open`` and the raw counters."""
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+        raise ValueError(f"limit must be a whole number from 1 to {MAX_LIST}, got {limit!r}")
+    params = {**_period(start, end), "venue_id": _uuid("venue_id", venue_id), "limit": limit}
+    return _frame(db.run("offers.list", params), _LIST_COLUMNS)
+
+
+def funnel(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = None,
+           offer_id: UUID | str | None = None) -> dict[str, Any]:
+    """The funnel of every offer of the period (optionally one venue's, or one offer).
+
+    Returns ``{"offers": DataFrame (one row per offer), "total": dict (across those offers)}``.
+    Columns: targeted, viewed_users, clicked_users, claimed_users, redeemed_users (ordered unique-user
+    funnel), view_count, click_count, claimed_count, redeemed_count (raw counters), is_final,
+    offers, offers_open, time_to_claim_p50_s / _p90_s, time_to_redeem_p50_s / _p90_s (seconds, None when
+    nobody got that far), as_of.
+    """
+    params = {**_period(start, end), "venue_id": _uuid("venue_id", venue_id),
+              "offer_id": _uuid("offer_id", offer_id)}
+    rows = db.run("offers.funnel", params)
+    per_offer = [r for r in rows if not r["is_total"]]
+    total = next((r for r in rows if r["is_total"]), None)
+    if total is None:  # no offer at all: GROUPING SETS gives no total row over an empty input
+        total = {c: 0 for c in _FUNNEL_COLUMNS}
+        total.update(offer_id=None, is_total=True, is_final=True, time_to_claim_p50_s=None,
+                     time_to_claim_p90_s=None, time_to_redeem_p50_s=None, time_to_redeem_p90_s=None,
+                     as_of=None)
+    return {"offers": _frame(per_offer, _FUNNEL_COLUMNS), "total": dict(total)}
+
+
+def funnel_steps(row: dict[str, Any] | pd.Series) -> pd.DataFrame:
+    """One funnel row as a table of steps: step, unique users and raw counter, each with its conversion
+    relative to the first step (targeted) and to the previous step (None where that step is 0)."""
+    out = []
+    prev_u = prev_c = None
+    first = int(row["targeted"] or 0)
+    for step in STEPS:
+        u = int(row[UNIQUE_COLUMNS[step]] or 0)
+        c = int(row[COUNTER_COLUMNS[step]] or 0)
+        out.append({
+            "step": STEP_LABELS[step],
+            "unique_users": u,
+            "unique_of_first": _ratio(u, first) if step != "targeted" else (1.0 if first else None),
+            "unique_of_previous": _ratio(u, prev_u) if prev_u is not None else None,
+            "counter": c,
+            "counter_of_first": _ratio(c, first) if step != "targeted" else (1.0 if first else None),
+            "counter_of_previous": _ratio(c, prev_c) if prev_c is not None else None,
+        })
+        prev_u, prev_c = u, c
+    return pd.DataFrame(out)
+
+
+def conversion_by_day(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = None,
+                      offer_id: UUID | str | None = None) -> pd.DataFrame:
+    """The ordered funnel grouped by the UTC day of each (user, offer) pair's first view inside
+    [start, end): day, viewed/clicked/claimed/redeemed users, and the rates click_rate (clicked/viewed),
+    claim_rate (claimed/viewed), redeem_rate (redeemed/claimed)."""
+    params = {**_period(start, end), "venue_id": _uuid("venue_id", venue_id),
+              "offer_id": _uuid("offer_id", offer_id)}
+    df = _frame(db.run("offers.conversion_by_day", params), _DAY_COLUMNS)
+    df["click_rate"] = [_ratio(a, b) for a, b in zip(df["clicked_users"], df["viewed_users"], strict=True)]
+    df["claim_rate"] = [_ratio(a, b) for a, b in zip(df["claimed_users"], df["viewed_users"], strict=True)]
+    df["redeem_rate"] = [_ratio(a, b) for a, b in zip(df["redeemed_users"], df["claimed_users"], strict=True)]
+    return df
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    if b is None or not b:
+        return None
+    return float(a) / float(b)
