@@ -1,9 +1,10 @@
 """The one place every named query runs: pooled connections, statement timeouts, venue scoping,
-readable errors.  (Timing into query_performance_log and caching hook in here too.)
+result caching, timing into query_performance_log, readable errors, EXPLAIN of registered SQL.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -14,11 +15,36 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from .cache import QueryCache, cache_key
 from .config import normalize_url
 from .errors import DatabaseUnavailable, QueryError, describe_url
+from .recorder import Recorder
 from .registry import NamedQuery, get
 
+log = logging.getLogger(__name__)
+
 Params = Mapping[str, Any] | None
+
+
+def _scope_text(venue_scope: Sequence[UUID | str]) -> str:
+    if isinstance(venue_scope, str | bytes):
+        raise ValueError("venue_scope is a list of venue ids, not a single string")
+    ids = []
+    for v in venue_scope:
+        try:
+            ids.append(str(UUID(str(v))))
+        except ValueError:
+            raise ValueError(f"venue_scope holds {v!r}, which is not a venue id (uuid)") from None
+    return ",".join(ids)
+
+
+def query_error(name: str, exc: BaseException) -> QueryError:
+    """``QueryError`` for a driver error; ``timed_out`` tells a statement timeout from other failures."""
+    err = QueryError(name, exc)
+    err.timed_out = isinstance(exc, psycopg.errors.QueryCanceled)
+    if err.timed_out:
+        err.args = (f"{name} took longer than its statement timeout and was cancelled",)
+    return err
 
 
 class Database:
@@ -26,9 +52,14 @@ class Database:
 
     ``venue_scope`` (a list of venue ids) runs a query with those ids set on the connection for the
     transaction (``venuepulse.venue_ids``), which row-level security uses to keep venue owners apart.
+
+    ``record=False`` runs without timing anything into query_performance_log. ``cache_size`` bounds
+    the result cache (entries); ``recorder_capacity`` bounds the timing buffer (entries).
     """
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, application_name: str = "venuepulse"):
+    def __init__(self, url: str, *, record: bool = True, min_size: int = 1, max_size: int = 8,
+                 application_name: str = "venuepulse", cache_size: int = 1024,
+                 recorder_capacity: int = 50_000, flush_interval: float = 1.0):
         self.url = normalize_url(url)
         self._pool = ConnectionPool(
             self.url,
@@ -39,6 +70,11 @@ class Database:
             reconnect_timeout=30,
         )
         self._opened = False
+        self.recording = record
+        self._recorder_args = {"capacity": recorder_capacity, "flush_interval": flush_interval}
+        self._recorder: Recorder | None = Recorder(self.url, **self._recorder_args) if record else None
+        self._cache = QueryCache(cache_size)
+        self._server_version: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -46,9 +82,14 @@ class Database:
         if not self._opened:
             self._pool.open(wait=False)
             self._opened = True
+            if self.recording and (self._recorder is None or self._recorder.closed):
+                self._recorder = Recorder(self.url, **self._recorder_args)
         return self
 
     def close(self) -> None:
+        """Flush recorded timings and close every connection."""
+        if self._recorder is not None:
+            self._recorder.close()
         if self._opened:
             self._pool.close()
             self._opened = False
@@ -78,16 +119,34 @@ class Database:
             raise DatabaseUnavailable(f"lost the connection to PostgreSQL at {describe_url(self.url)}: {exc}") from exc
 
     def _prepare(self, cur: psycopg.Cursor, q: NamedQuery, venue_scope: Sequence[UUID | str] | None) -> None:
-        cur.execute("SELECT set_config('statement_timeout', %s, true)", (str(q.timeout_ms),))
-        if venue_scope is not None:
-            cur.execute("SELECT set_config('venuepulse.venue_ids', %s, true)",
-                        (",".join(str(UUID(str(v))) for v in venue_scope),))
+        """Statement timeout (and venue scope) for this transaction only: one statement."""
+        if venue_scope is None:
+            cur.execute(get("session.timeout").sql, {"timeout": str(q.timeout_ms)})
+        else:
+            cur.execute(get("session.timeout_and_scope").sql,
+                        {"timeout": str(q.timeout_ms), "venue_ids": _scope_text(venue_scope)})
 
     def run(self, name: str, params: Params = None, *, user_id: UUID | str | None = None,
-            venue_scope: Sequence[UUID | str] | None = None) -> list[dict[str, Any]]:
-        """Run named query ``name`` and return its rows as dicts (empty for statements without rows)."""
+            venue_scope: Sequence[UUID | str] | None = None, cache: bool = True) -> list[dict[str, Any]]:
+        """Run named query ``name`` and return its rows as dicts (empty for statements without rows).
+
+        Queries with a ``-- cache:`` option are answered from the cache when ``cache`` is true (hits are
+        counted in :meth:`cache_stats`, not timed into the log). Every execution, failed ones included
+        (with ``row_count`` NULL), is timed into query_performance_log unless ``record=False``.
+        Driver errors become :class:`QueryError`; ``err.timed_out`` is true for a statement timeout.
+        """
         q = get(name)
+        key = None
+        generation = 0
+        if cache and q.cached:
+            key = cache_key(name, params, venue_scope)
+            if key is not None:
+                hit = self._cache.get(key, name)
+                if hit is not None:
+                    return hit
+                generation = self._cache.generation()
         started = time.perf_counter()
+        rows: list[dict[str, Any]] | None = None
         try:
             with self.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
                 self._prepare(cur, q, venue_scope)
@@ -96,8 +155,13 @@ class Database:
         except QueryError:
             raise
         except psycopg.Error as exc:
-            raise QueryError(name, exc) from exc
-        self._observe(q, (time.perf_counter() - started) * 1000.0, len(rows), user_id)
+            raise query_error(name, exc) from exc
+        finally:
+            if self._recorder is not None:
+                self._recorder.add(name, (time.perf_counter() - started) * 1000.0,
+                                   None if rows is None else len(rows), user_id)
+        if key is not None:
+            self._cache.put(key, q, params, rows, generation)
         return rows
 
     def one(self, name: str, params: Params = None, **kw: Any) -> dict[str, Any] | None:
@@ -108,5 +172,90 @@ class Database:
         row = self.one(name, params, **kw)
         return next(iter(row.values())) if row else None
 
-    def _observe(self, q: NamedQuery, elapsed_ms: float, row_count: int, user_id: Any) -> None:
-        """Hook for recording timings (see the recorder)."""
+    # -- timing ------------------------------------------------------------------------------------------
+
+    def record(self, query_name: str, elapsed_ms: float, row_count: int | None = None, user_id: Any = None) -> None:
+        """Record a timing that did not come from :meth:`run` (jobs record ``job.<name>``). Never raises."""
+        if self._recorder is not None:
+            self._recorder.add(query_name, elapsed_ms, row_count, user_id)
+
+    def flush(self) -> int:
+        """Write buffered timings now; returns how many rows were written."""
+        return self._recorder.flush() if self._recorder is not None else 0
+
+    def recorder_stats(self) -> dict[str, Any]:
+        """buffered, capacity, recorded, written, dropped (buffer full), failed (write errors), batches."""
+        if self._recorder is None:
+            return {"enabled": False}
+        return {"enabled": True, **self._recorder.stats()}
+
+    # -- cache -------------------------------------------------------------------------------------------
+
+    def cache_stats(self) -> dict[str, dict[str, Any]]:
+        """Per query name: hits, misses, evictions, expirations, invalidations, size, hit_rate; plus "total"."""
+        return self._cache.stats()
+
+    def invalidate(self, tag: str) -> int:
+        """Drop cached results carrying exactly ``tag`` (e.g. ``venue:<id>``, ``venues``, ``query:<name>``)."""
+        return self._cache.invalidate(tag)
+
+    # -- EXPLAIN -----------------------------------------------------------------------------------------
+
+    def server_version(self) -> int:
+        if self._server_version is None:
+            with self.connection() as conn:
+                self._server_version = conn.info.server_version
+        return self._server_version
+
+    def explain(self, name: str, params: Params = None, analyze: bool = False) -> str:
+        """The plan of registered query ``name`` as text (``EXPLAIN (FORMAT TEXT)``).
+
+        With ``params``: the plan for those values (``analyze=True`` also runs it, inside a transaction
+        that is rolled back, so writes leave no trace). Without: the generic plan, with
+        ``EXPLAIN (GENERIC_PLAN)`` on PostgreSQL 16 and later, and on 15 by preparing the statement and
+        explaining its forced generic plan (the parameters' values do not matter to that plan).
+        """
+        q = get(name)
+        missing = [p for p in q.params if params is None or p not in params]
+        if analyze and missing:
+            raise ValueError(f"EXPLAIN ANALYZE of {name} runs it, so it needs values for: {', '.join(missing)}")
+        if params is not None and missing:
+            raise ValueError(f"EXPLAIN of {name} is missing parameters: {', '.join(missing)}")
+        options = "ANALYZE, BUFFERS, " if analyze else ""
+        try:
+            with self.connection() as conn, conn.cursor() as cur:
+                self._prepare(cur, q, None)
+                try:
+                    if params is not None:
+                        cur.execute(f"EXPLAIN ({options}FORMAT TEXT) {q.tagged_sql}", params)
+                        lines = [r[0] for r in cur.fetchall()]
+                    elif not q.params:
+                        cur.execute(f"EXPLAIN (FORMAT TEXT) {q.tagged_sql}", {})
+                        lines = [r[0] for r in cur.fetchall()]
+                    elif conn.info.server_version >= 160000:
+                        cur.execute(f"EXPLAIN (GENERIC_PLAN, FORMAT TEXT) {q.positional_sql}")
+                        lines = [r[0] for r in cur.fetchall()]
+                    else:
+                        lines = self._explain_prepared(conn, cur, q)
+                finally:
+                    conn.rollback()
+        except psycopg.Error as exc:
+            raise query_error(f"EXPLAIN {name}", exc) from exc
+        return "\n".join(lines)
+
+    @staticmethod
+    def _explain_prepared(conn: psycopg.Connection, cur: psycopg.Cursor, q: NamedQuery) -> list[str]:
+        """PostgreSQL 15: PREPARE, force the generic plan, EXPLAIN EXECUTE with NULLs, DEALLOCATE.
+
+        (Prepared statements outlive transactions, so the DEALLOCATE runs even after a failure.)
+        """
+        stmt = "vp_explain_" + q.name.replace(".", "_")  # registered names are [a-z0-9_.]
+        cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cur.execute(f"PREPARE {stmt} AS {q.positional_sql}")
+        try:
+            nulls = ", ".join("NULL" for _ in q.params)
+            cur.execute(f"EXPLAIN (FORMAT TEXT) EXECUTE {stmt}({nulls})")
+            return [r[0] for r in cur.fetchall()]
+        finally:
+            conn.rollback()
+            cur.execute(f"DEALLOCATE {stmt}")

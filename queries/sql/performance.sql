@@ -1,0 +1,223 @@
+-- Slow-query analytics over query_performance_log (raw rows, exact), its hourly histogram rollup, and
+-- pg_stat_statements snapshots.  Windows are half-open: start <= created_at < end.
+
+-- Used by the recorder (queries/recorder.py) with COPY on its own connection, never through run().
+-- name: performance.copy_log --
+-- kind: write
+COPY query_performance_log (query_name, execution_time_ms, row_count, user_id, created_at) FROM STDIN
+
+-- name: performance.query_stats --
+SELECT query_name, calls, failed, mean_ms, pct[1] AS p50_ms, pct[2] AS p95_ms, pct[3] AS p99_ms,
+       min_ms, max_ms, total_ms, total_rows, mean_rows
+FROM (
+  SELECT query_name,
+         count(*)::bigint AS calls,
+         count(*) FILTER (WHERE row_count IS NULL)::bigint AS failed,
+         avg(execution_time_ms) AS mean_ms,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]::double precision[])
+           WITHIN GROUP (ORDER BY execution_time_ms) AS pct,
+         min(execution_time_ms) AS min_ms,
+         max(execution_time_ms) AS max_ms,
+         sum(execution_time_ms) AS total_ms,
+         coalesce(sum(row_count), 0)::bigint AS total_rows,
+         avg(row_count)::double precision AS mean_rows
+  FROM query_performance_log
+  WHERE created_at >= %(start)s::timestamptz AND created_at < %(end)s::timestamptz
+    AND (%(names)s::text[] IS NULL OR query_name = ANY (%(names)s::text[]))
+  GROUP BY query_name
+) s
+ORDER BY total_ms DESC, query_name
+
+-- Buckets are aligned to the clock (origin: Monday 2000-01-03 00:00 UTC); empty buckets are absent.
+-- name: performance.time_series --
+SELECT bucket_start, query_name, calls, failed, mean_ms, pct[1] AS p50_ms, pct[2] AS p95_ms,
+       pct[3] AS p99_ms, max_ms
+FROM (
+  SELECT date_bin(%(bucket)s::interval, created_at, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS bucket_start,
+         query_name,
+         count(*)::bigint AS calls,
+         count(*) FILTER (WHERE row_count IS NULL)::bigint AS failed,
+         avg(execution_time_ms) AS mean_ms,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]::double precision[])
+           WITHIN GROUP (ORDER BY execution_time_ms) AS pct,
+         max(execution_time_ms) AS max_ms
+  FROM query_performance_log
+  WHERE created_at >= %(start)s::timestamptz AND created_at < %(end)s::timestamptz
+    AND (%(names)s::text[] IS NULL OR query_name = ANY (%(names)s::text[]))
+  GROUP BY 1, 2
+) s
+ORDER BY bucket_start, query_name
+
+-- name: performance.slowest --
+SELECT query_name, execution_time_ms, row_count, user_id, created_at, row_count IS NULL AS failed
+FROM query_performance_log
+WHERE execution_time_ms > %(threshold_ms)s::double precision
+  AND created_at >= %(start)s::timestamptz AND created_at < %(end)s::timestamptz
+ORDER BY execution_time_ms DESC, created_at DESC
+LIMIT %(limit)s::integer
+
+-- The same for thresholds of a second or more: the literal condition lets every plan (generic ones
+-- too) use the review's partial index idx_query_perf_slow (execution_time_ms > 1000).
+-- name: performance.slowest_over_1s --
+SELECT query_name, execution_time_ms, row_count, user_id, created_at, row_count IS NULL AS failed
+FROM query_performance_log
+WHERE execution_time_ms > 1000
+  AND execution_time_ms > %(threshold_ms)s::double precision
+  AND created_at >= %(start)s::timestamptz AND created_at < %(end)s::timestamptz
+ORDER BY execution_time_ms DESC, created_at DESC
+LIMIT %(limit)s::integer
+
+-- p95 of the current window [now - window, now) against the previous window and the same hours a
+-- week earlier; a query regresses when it has min_calls in the current window and in a baseline
+-- whose p95 it exceeds by more than `factor`.
+-- name: performance.regressions --
+WITH w AS (
+  SELECT %(now)s::timestamptz AS now, %(window)s::interval AS win, interval '7 days' AS week
+),
+marked AS (
+  SELECT l.query_name, l.execution_time_ms AS ms,
+         (l.created_at >= w.now - w.win AND l.created_at < w.now) AS cur,
+         (l.created_at >= w.now - 2 * w.win AND l.created_at < w.now - w.win) AS prev,
+         (l.created_at >= w.now - w.week - w.win AND l.created_at < w.now - w.week) AS wk
+  FROM query_performance_log l, w
+  WHERE (l.created_at >= w.now - 2 * w.win AND l.created_at < w.now)
+     OR (l.created_at >= w.now - w.week - w.win AND l.created_at < w.now - w.week)
+),
+agg AS (
+  SELECT query_name,
+         count(*) FILTER (WHERE cur)::bigint AS calls,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) FILTER (WHERE cur) AS p95_ms,
+         count(*) FILTER (WHERE prev)::bigint AS prev_calls,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) FILTER (WHERE prev) AS prev_p95_ms,
+         count(*) FILTER (WHERE wk)::bigint AS week_calls,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) FILTER (WHERE wk) AS week_p95_ms
+  FROM marked
+  GROUP BY query_name
+),
+judged AS (
+  SELECT *,
+         p95_ms / nullif(prev_p95_ms, 0) AS vs_previous,
+         p95_ms / nullif(week_p95_ms, 0) AS vs_week_ago,
+         (prev_calls >= %(min_calls)s::integer AND p95_ms > %(factor)s::double precision * prev_p95_ms) AS slower_than_previous,
+         (week_calls >= %(min_calls)s::integer AND p95_ms > %(factor)s::double precision * week_p95_ms) AS slower_than_week_ago
+  FROM agg
+  WHERE calls >= %(min_calls)s::integer
+)
+SELECT query_name, calls, p95_ms, prev_calls, prev_p95_ms, week_calls, week_p95_ms, vs_previous, vs_week_ago,
+       slower_than_previous, slower_than_week_ago
+FROM judged
+WHERE slower_than_previous OR slower_than_week_ago
+ORDER BY greatest(coalesce(vs_previous, 0), coalesce(vs_week_ago, 0)) DESC, query_name
+
+-- Names recorded in [now - window, now) and never before (neither in the raw log nor in the rollup).
+-- name: performance.new_queries --
+SELECT l.query_name, min(l.created_at) AS first_seen, count(*)::bigint AS calls,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY l.execution_time_ms) AS p95_ms,
+       max(l.execution_time_ms) AS max_ms
+FROM query_performance_log l
+WHERE l.created_at >= %(now)s::timestamptz - %(window)s::interval AND l.created_at < %(now)s::timestamptz
+GROUP BY l.query_name
+HAVING NOT EXISTS (SELECT 1 FROM query_performance_log o
+                   WHERE o.query_name = l.query_name
+                     AND o.created_at < %(now)s::timestamptz - %(window)s::interval)
+   AND NOT EXISTS (SELECT 1 FROM query_perf_hourly h
+                   WHERE h.query_name = l.query_name
+                     AND h.hour < %(now)s::timestamptz - %(window)s::interval)
+ORDER BY first_seen, l.query_name
+
+-- Rolls every complete UTC hour before %(upto)s that has rows and is not rolled yet (looking back 48
+-- hours before the last rolled hour, so a long-running installation never rescans the whole log).
+-- Returns the number of (query_name, hour) rows written.
+-- name: performance.rollup --
+-- kind: maintenance
+WITH lim AS (
+  SELECT date_trunc('hour', %(upto)s::timestamptz, 'UTC') AS upto_hour,
+         coalesce((SELECT max(hour) FROM query_perf_rollups) - interval '48 hours', '-infinity') AS since
+),
+raw AS (
+  SELECT l.query_name, date_trunc('hour', l.created_at, 'UTC') AS hour, l.execution_time_ms AS ms, l.row_count
+  FROM query_performance_log l, lim
+  WHERE l.created_at >= lim.since AND l.created_at < lim.upto_hour
+    AND NOT EXISTS (SELECT 1 FROM query_perf_rollups r WHERE r.hour = date_trunc('hour', l.created_at, 'UTC'))
+),
+hourly AS (
+  INSERT INTO query_perf_hourly (query_name, hour, calls, failed, total_ms, min_ms, max_ms, total_rows)
+  SELECT query_name, hour, count(*), count(*) FILTER (WHERE row_count IS NULL), sum(ms), min(ms), max(ms),
+         coalesce(sum(row_count), 0)
+  FROM raw GROUP BY query_name, hour
+  RETURNING 1
+),
+buckets AS (
+  INSERT INTO query_perf_hourly_buckets (query_name, hour, bucket, calls)
+  SELECT query_name, hour, vp_perf_bucket(ms), count(*)
+  FROM raw GROUP BY query_name, hour, vp_perf_bucket(ms)
+  RETURNING 1
+),
+marks AS (
+  INSERT INTO query_perf_rollups (hour, query_names, calls)
+  SELECT hour, count(DISTINCT query_name), count(*) FROM raw GROUP BY hour
+  RETURNING 1
+)
+SELECT count(*)::bigint AS rows_written FROM hourly
+
+-- Merged histograms over the hours starting in [start, end): per query name the summary and the
+-- non-empty buckets (ascending) with their calls.
+-- name: performance.histograms --
+WITH h AS (
+  SELECT query_name, sum(calls)::bigint AS calls, sum(failed)::bigint AS failed, sum(total_ms) AS total_ms,
+         min(min_ms) AS min_ms, max(max_ms) AS max_ms, sum(total_rows)::bigint AS total_rows,
+         count(*)::integer AS hours
+  FROM query_perf_hourly
+  WHERE hour >= %(start)s::timestamptz AND hour < %(end)s::timestamptz
+    AND (%(names)s::text[] IS NULL OR query_name = ANY (%(names)s::text[]))
+  GROUP BY query_name
+),
+b AS (
+  SELECT query_name, bucket, sum(calls)::bigint AS calls
+  FROM query_perf_hourly_buckets
+  WHERE hour >= %(start)s::timestamptz AND hour < %(end)s::timestamptz
+    AND (%(names)s::text[] IS NULL OR query_name = ANY (%(names)s::text[]))
+  GROUP BY query_name, bucket
+)
+SELECT h.*,
+       (SELECT array_agg(b.bucket ORDER BY b.bucket) FROM b WHERE b.query_name = h.query_name) AS buckets,
+       (SELECT array_agg(b.calls ORDER BY b.bucket) FROM b WHERE b.query_name = h.query_name) AS bucket_calls
+FROM h
+ORDER BY h.total_ms DESC, h.query_name
+
+-- name: performance.stat_statements_state --
+SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS installed,
+       EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements') AS available,
+       (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload,
+       to_regproc('vp_snapshot_stat_statements') IS NOT NULL AS snapshots_ready,
+       pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS reads_all_stats,
+       current_setting('server_version_num')::integer AS server_version_num
+
+-- Fails with "pg_stat_statements must be loaded via shared_preload_libraries" when it is not loaded.
+-- name: performance.stat_statements_probe --
+-- timeout: 5s
+SELECT count(*)::bigint AS entries FROM pg_stat_statements_info
+
+-- name: performance.snapshot_stat_statements --
+-- kind: maintenance
+SELECT vp_snapshot_stat_statements() AS statements
+
+-- Deltas of the snapshots taken in (start, end], per statement, joined to the VenuePulse query name.
+-- name: performance.stat_statements --
+SELECT d.queryid, d.toplevel, q.query_name, left(q.query, 2000) AS query,
+       sum(d.calls)::bigint AS calls,
+       sum(d.total_exec_ms) AS total_ms,
+       sum(d.total_exec_ms) / sum(d.calls) AS mean_ms,
+       sum(d.rows)::bigint AS rows,
+       sum(d.shared_blks_hit)::double precision
+         / nullif(sum(d.shared_blks_hit) + sum(d.shared_blks_read), 0) AS cache_hit_ratio,
+       sum(d.shared_blks_read)::bigint AS shared_blks_read,
+       sum(d.temp_blks_written)::bigint AS temp_blks_written,
+       count(DISTINCT d.snapshot_id)::integer AS snapshots
+FROM pgss_deltas d
+JOIN pgss_snapshots s ON s.id = d.snapshot_id
+LEFT JOIN pgss_queries q ON q.queryid = d.queryid
+WHERE s.taken_at > %(start)s::timestamptz AND s.taken_at <= %(end)s::timestamptz
+GROUP BY d.queryid, d.toplevel, q.query_name, q.query
+ORDER BY total_ms DESC
+LIMIT %(limit)s::integer
