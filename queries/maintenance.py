@@ -80,13 +80,20 @@ def maintain_partitions(db: Database, *, move_limit: int = 500,
     periods = db.run("maintenance.default_partition_periods", {"limit": move_limit})
     moved_rows = 0
     for p in periods:
+        problem = None
         try:
-            n = int(db.scalar("maintenance.move_default_rows", {"parent": p["parent_table"], "at": p["period_start"]}))
+            res = db.one("maintenance.move_default_rows", {"parent": p["parent_table"], "at": p["period_start"]})
+            n = int(res["rows_moved"])
+            if n < 0:
+                problem = (f"a table named {res['partition_name']} exists but is not a partition of "
+                           f"{p['parent_table']}; its rows stay in the default partition")
         except QueryError as exc:
+            problem = str(exc)
+        if problem:
             details["move_problems"].append({"table": p["parent_table"], "period_start": p["period_start"],
-                                             "rows": p["row_count"], "error": str(exc)})
-            log.warning("could not move %s rows of %s from the default partition (period %s): %s",
-                        p["row_count"], p["parent_table"], p["period_start"], exc)
+                                             "rows": p["row_count"], "error": problem})
+            log.warning("could not move %s rows of %s out of the default partition (period %s): %s",
+                        p["row_count"], p["parent_table"], p["period_start"], problem)
             continue
         moved_rows += max(n, 0)
         details["moved"].append({"table": p["parent_table"], "period_start": p["period_start"], "rows": max(n, 0)})

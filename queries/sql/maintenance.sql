@@ -50,7 +50,11 @@ LIMIT %(limit)s
 -- kind: maintenance
 -- timeout: 5min
 -- Makes the partition holding `at`; rows of its range in the default partition move into it.
-SELECT vp_ensure_partition(%(parent)s, %(at)s) AS rows_moved
+-- rows_moved is -1 when a table of the partition's name already exists (then nothing could move).
+SELECT vp_ensure_partition(p.parent_table, %(at)s) AS rows_moved,
+       vp_partition_name(p.parent_table, p.period,
+                         date_trunc(p.period, %(at)s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS partition_name
+FROM partition_policies p WHERE p.parent_table = %(parent)s
 
 -- name: maintenance.expired_partitions --
 -- kind: maintenance
