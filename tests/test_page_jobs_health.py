@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from jobs.definitions import JOBS
 from queries import jobs
 from queries.runner import Database
 
@@ -90,14 +91,20 @@ def test_empty_database_tells_the_engineer_to_start_the_jobs(page_env):
 
 def test_job_overview_shows_each_jobs_last_run_as_the_queries_layer_computes_it(page_env, history):
     with Database(page_env, record=False) as db:
-        expected = jobs.job_overview(db)
+        expected = jobs.job_overview(db, expected=JOBS)
     at = run_page()
-    table = _table_with(at, "last_status")
-    assert list(table["job_name"]) == [r["job_name"] for r in expected]
-    assert list(table["last_status"]) == ["succeeded", "failed", "succeeded"]  # maintain, reconcile, refresh
-    assert list(table["runs_24h"]) == [0, 2, 2]
-    assert table.set_index("job_name").loc["refresh_venue_stats", "last_duration_ms"] == pytest.approx(500.0)
-    assert _metric(at, "Jobs seen") == "3"
+    table = _table_with(at, "last_status").set_index("job_name")
+    assert list(table.index) == [r["job_name"] for r in expected]
+    assert set(table.index) == set(JOBS)  # jobs that never ran are listed too
+    assert list(table.loc[["maintain_partitions", "reconcile_counters", "refresh_venue_stats"], "last_status"]) \
+        == ["succeeded", "failed", "succeeded"]
+    assert table["last_status"].isna().sum() == len(JOBS) - 3
+    assert list(table.loc[["maintain_partitions", "reconcile_counters", "refresh_venue_stats"], "runs_24h"]) \
+        == [0, 2, 2]
+    assert table.loc["refresh_venue_stats", "last_duration_ms"] == pytest.approx(500.0)
+    assert table.loc["refresh_venue_stats", "schedule"] == JOBS["refresh_venue_stats"].schedule
+    assert _metric(at, "Jobs") == str(len(JOBS))
+    assert _metric(at, "Never ran") == str(len(JOBS) - 3)
     assert _metric(at, "Last run failed") == "1"
     assert _metric(at, "Runs, last 24 h") == "4"
     assert _metric(at, "Failures, last 24 h") == "1"
@@ -137,6 +144,7 @@ def test_unknown_job_in_the_url_is_ignored_with_a_warning(page_env, history):
     at = run_page({"job": "no_such_job"})
     assert any("job=no_such_job" in w.value for w in at.warning)
     summary = _table_with(at, "p95_ms")
+    assert at.query_params["job"] in ("(all jobs)", ["(all jobs)"])
     assert set(summary["job_name"]) == {"refresh_venue_stats", "reconcile_counters", "maintain_partitions"}
 
 

@@ -21,6 +21,7 @@ from dashboard.widgets import (
     url_date_range,
     url_select,
 )
+from jobs.definitions import JOBS
 from queries import jobs
 
 LIVE_REFRESH = timedelta(seconds=30)
@@ -69,24 +70,29 @@ def _live(ctx: PageContext) -> None:
 
 def _job_overview(ctx: PageContext) -> None:
     with panel("Jobs"):
-        rows = _frame(jobs.job_overview(ctx.db))
+        rows = _frame(jobs.job_overview(ctx.db, expected=JOBS))
         st.caption(f"Checked at {datetime.now(UTC):%H:%M:%S} UTC.")
         if rows.empty:
-            empty_state("No job has run yet.", SEED_HINT)
+            empty_state("No job is defined or has run.", SEED_HINT)
             return
+        never = rows["last_status"].isna()
+        if never.all():
+            empty_state("No job has run yet.", SEED_HINT)
         failing = rows[rows["last_status"] == "failed"]
-        c1, c2, c3, c4 = st.columns(4)
-        c1.metric("Jobs seen", fmt_int(len(rows)))
-        c2.metric("Last run failed", fmt_int(len(failing)))
-        c3.metric("Runs, last 24 h", fmt_int(rows["runs_24h"].sum()))
-        c4.metric("Failures, last 24 h", fmt_int(rows["failed_24h"].sum()))
+        c1, c2, c3, c4, c5 = st.columns(5)
+        c1.metric("Jobs", fmt_int(len(rows)))
+        c2.metric("Never ran", fmt_int(never.sum()))
+        c3.metric("Last run failed", fmt_int(len(failing)))
+        c4.metric("Runs, last 24 h", fmt_int(rows["runs_24h"].sum()))
+        c5.metric("Failures, last 24 h", fmt_int(rows["failed_24h"].sum()))
+        rows["schedule"] = rows["job_name"].map(lambda n: JOBS[n].schedule if n in JOBS else "not scheduled")
         for _, r in failing.iterrows():
             st.error(f"**{r['job_name']}** failed at {r['last_started_at']:%Y-%m-%d %H:%M} UTC: "
                      f"{r['last_error'] or 'no error text recorded'}")
-        shown = rows[["job_name", "last_status", "last_started_at", "last_duration_ms", "last_rows",
+        shown = rows[["job_name", "schedule", "last_status", "last_started_at", "last_duration_ms", "last_rows",
                       "last_success_at", "runs_24h", "failed_24h", "skipped_24h", "last_error"]]
         st.dataframe(shown, hide_index=True, column_config={
-            "job_name": "Job", "last_status": "Last status",
+            "job_name": "Job", "schedule": "Default schedule", "last_status": "Last status",
             "last_started_at": st.column_config.DatetimeColumn("Last started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "last_duration_ms": st.column_config.NumberColumn("Last duration (ms)", format="%.1f"),
             "last_rows": st.column_config.NumberColumn("Rows"),
@@ -161,7 +167,7 @@ def _partitions(ctx: PageContext) -> None:
 
 
 def _history(ctx: PageContext, lo: datetime, hi: datetime) -> None:
-    names = sorted({r["job_name"] for r in jobs.job_overview(ctx.db)})
+    names = sorted({r["job_name"] for r in jobs.job_overview(ctx.db, expected=JOBS)})
     job = url_select("Job", [ALL, *names], param="job")
     job = None if job in (None, ALL) else job
 
