@@ -143,7 +143,7 @@ def _assert_same(got: dict, want: dict) -> None:
     for key, value in want.items():
         if isinstance(value, float) or key.startswith("time_"):
             if value is None:
-                assert got[key] is None, key
+                assert got[key] is None or pd.isna(got[key]), key
             else:
                 assert got[key] == pytest.approx(value, abs=1e-6), key
         else:
@@ -165,7 +165,11 @@ history = st.fixed_dictionaries({
     "events": st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4), st.sampled_from(["view", "click"]),
                                  minutes, st.integers(0, 59)), max_size=40),
     "claims": st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4), minutes, st.integers(0, 59),
-                                 st.one_of(st.none(), st.integers(0, 600))), max_size=12),
+                                 st.one_of(st.none(), st.integers(0, 600))), max_size=8),
+    # journeys: view, then click and claim after (or, with negative deltas, before) it
+    "journeys": st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4), minutes, st.integers(-30, 180),
+                                   st.integers(-30, 180), st.one_of(st.none(), st.integers(0, 3600))),
+                         max_size=10),
 })
 
 
@@ -197,7 +201,21 @@ def test_ordered_funnel_equals_brute_force_recount_over_random_histories(conn, d
         _event(conn, o["id"], USERS[u_i], kind, at)
         events.append((o["id"], USERS[u_i], kind, at))
     claims = {}
-    for n, (o_i, u_i, minute, second, redeem_after) in enumerate(h["claims"]):
+    n = 0
+    for o_i, u_i, minute, click_after, claim_after, redeem_after in h["journeys"]:
+        o = made[o_i % len(made)]
+        seen = o["start"] + timedelta(minutes=minute)
+        clicked = seen + timedelta(minutes=click_after)
+        for kind, at in (("view", seen), ("click", clicked)):
+            _event(conn, o["id"], USERS[u_i], kind, at)
+            events.append((o["id"], USERS[u_i], kind, at))
+        if (o["id"], USERS[u_i]) not in claims:
+            at = clicked + timedelta(minutes=claim_after)
+            red = at + timedelta(seconds=redeem_after) if redeem_after is not None else None
+            _claim(conn, o["id"], USERS[u_i], TOKENS[n], at, red)
+            claims[(o["id"], USERS[u_i])] = (at, red)
+            n += 1
+    for o_i, u_i, minute, second, redeem_after in h["claims"]:
         o = made[o_i % len(made)]
         if (o["id"], USERS[u_i]) in claims:
             continue  # one claim per user and offer (unique_user_offer)
@@ -205,6 +223,7 @@ def test_ordered_funnel_equals_brute_force_recount_over_random_histories(conn, d
         red = at + timedelta(seconds=redeem_after) if redeem_after is not None else None
         _claim(conn, o["id"], USERS[u_i], TOKENS[n], at, red)
         claims[(o["id"], USERS[u_i])] = (at, red)
+        n += 1
 
     now = conn.execute("SELECT now()").fetchone()[0]
     got = offers.funnel(db, *ALL_TIME)
