@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from . import performance
 from .errors import QueryError, VenuePulseError
 from .jobs import jsonb, run_on
 from .registry import registry
@@ -55,8 +56,6 @@ def refresh_venue_stats(db: Database) -> Outcome:
 
 
 def _default_rollup(db: Database, upto: datetime) -> int:
-    from . import performance  # the query-performance module owns the hourly histograms
-
     return performance.rollup_histograms(db, upto=upto)
 
 
@@ -70,10 +69,11 @@ def maintain_partitions(db: Database, *, move_limit: int = 500,
        periods after it (defaults: 3 months for check_ins and event_stream, 7 days for
        query_performance_log).
     3. Partitions older than ``partition_policies.retention`` (query_performance_log: 30 days) are
-       dropped, each only after ``rollup(db, upto=<its range end>)`` has rolled its hours into the
-       hourly histograms; without a rollup, retention is skipped and reported.
+       dropped, each only after ``rollup(db, upto=<its range end>)`` ran and every hour of it holding
+       rows is marked rolled into the hourly histograms (``query_perf_rollups``); a partition with hours
+       left unrolled is kept and listed under ``kept``. Without a rollup, retention is skipped.
     """
-    details: dict[str, Any] = {"moved": [], "move_problems": [], "created": [], "dropped": [],
+    details: dict[str, Any] = {"moved": [], "move_problems": [], "created": [], "dropped": [], "kept": [],
                                "retention_problems": [], "ahead_problems": []}
 
     # 1. default partitions
@@ -122,14 +122,17 @@ def maintain_partitions(db: Database, *, move_limit: int = 500,
         for part in expired:
             try:
                 rollup(db, part["range_end"])
-            except ImportError as exc:
-                details["retention_problems"].append(
-                    {"partition": part["partition_name"], "error": f"histogram rollup unavailable: {exc}"})
-                break
             except QueryError as exc:
                 details["retention_problems"].append(
                     {"partition": part["partition_name"], "error": f"rollup failed, partition kept: {exc}"})
                 break
+            if part["parent_table"] == "query_performance_log":
+                left = int(db.scalar("maintenance.unrolled_hours",
+                                     {"start": part["range_start"], "end": part["range_end"]}) or 0)
+                if left:
+                    details["kept"].append({"partition": part["partition_name"],
+                                            "reason": f"{left} hour(s) with rows not rolled into the histograms"})
+                    continue
             try:
                 db.run("maintenance.drop_expired_partition",
                        {"parent": part["parent_table"], "partition": part["partition_name"]})
@@ -141,7 +144,7 @@ def maintain_partitions(db: Database, *, move_limit: int = 500,
     rows = moved_rows + len(details["created"]) + len(details["dropped"])
     summary = (f"{len(details['created'])} partitions created, {moved_rows} rows moved out of default partitions"
                f" ({len(details['move_problems'])} periods could not be moved), {len(details['dropped'])} expired"
-               " partitions dropped")
+               f" partitions dropped ({len(details['kept'])} kept: hours not rolled up)")
     if details["ahead_problems"] or details["retention_problems"]:
         problems = details["ahead_problems"] + details["retention_problems"]
         raise MaintenanceError(f"{summary}; problems: {problems[0]['error']}", {**details, "summary": summary})
@@ -265,47 +268,39 @@ def send_offer_pushes(db: Database, *, limit: int = 100) -> Outcome:
 
 # -- probe_queries ---------------------------------------------------------------------------------------
 
-# The app's key read queries, probed on a schedule so latency history exists without live traffic.
-# Names not (yet) in the registry are skipped.
-PROBE_QUERIES: tuple[str, ...] = (
-    "health.ping",
-    "venues.featured",
-    "venues.list",
-    "venues.detail",
-    "venues.top_reviews",
-    "venues.interactions",
-    "overview.kpis",
-    "engagement.leaders",
-    "offers.list",
-    "offers.funnel",
-    "performance.percentiles",
-)
+# The app's key read queries, probed on a schedule so latency history exists without live traffic:
+# name -> its parameters, built from a representative sample (the busiest venue, a user, the latest
+# offer) at probe time. Names not (or no longer) in the registry are skipped.
+def _probe_params(s: Mapping[str, Any], t: datetime) -> dict[str, dict[str, Any]]:
+    week, venue = t - timedelta(days=7), s.get("venue_id")
+    return {
+        "health.ping": {},
+        "venues.featured": {"limit": 20},
+        "venues.with_details": {"venue_ids": [venue] if venue else [], "viewer_id": s.get("user_id")},
+        "feed.activity": {"viewer_id": s.get("user_id"), "since": week, "before_at": t, "before_id": None,
+                          "limit": 50},
+        "venue_stats.page": {"q": "", "category": None, "sort": "engagement_score", "descending": True,
+                             "limit": 50, "offset": 0},
+        "venue_stats.leaderboard": {"category": None, "limit": 20},
+        "venue_stats.live_counters": {"venue_id": venue},
+        "offers.list": {"from": week, "to": t + timedelta(days=1), "venue_id": None, "limit": 100},
+        "offers.funnel": {"from": t - timedelta(days=30), "to": t, "venue_id": None, "offer_id": None},
+        "overview.kpis": {"now": None},
+    }
+
+
+PROBE_QUERIES: tuple[str, ...] = tuple(_probe_params({}, datetime.now(UTC)))
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def _probe_params(sample: Mapping[str, Any]) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    venue, user, offer = sample.get("venue_id"), sample.get("user_id"), sample.get("offer_id")
-    return {
-        "venue_id": venue, "user_id": user, "offer_id": offer, "id": venue,
-        "venue_ids": [venue] if venue else [], "offer_ids": [offer] if offer else [],
-        "city": sample.get("city"), "category": sample.get("category"),
-        "limit": 20, "n": 20, "top": 3, "offset": 0, "days": 7, "hours": 24, "min_reviews": 0,
-        "start": now - timedelta(days=7), "end": now, "since": now - timedelta(days=7), "until": now,
-        "start_date": (now - timedelta(days=7)).date(), "end_date": now.date(),
-        "search": "", "q": "", "query_name": "health.ping", "name": "health.ping",
-    }
-
-
 def probe_queries(db: Database, names: Sequence[str] | None = None) -> Outcome:
-    """Run each registered read query of ``names`` (default :data:`PROBE_QUERIES`) once with
-    representative parameters; the runner records their timings like live traffic. A probe that fails
-    fails the run (listing every failure); names not registered, not reads, or needing parameters the
-    probe cannot supply are skipped and listed."""
+    """Run each registered read query of ``names`` (default :data:`PROBE_QUERIES`) once, bypassing the
+    cache, with representative parameters; the runner records their timings like live traffic. A probe
+    that fails fails the run (listing every failure); names not registered, not reads, or whose
+    parameters no longer match what the probe supplies are skipped and listed."""
     reg = registry()
-    sample = db.one("maintenance.probe_sample") or {}
-    values = _probe_params(sample)
+    params = _probe_params(db.one("maintenance.probe_sample") or {}, datetime.now(UTC))
     ran: list[str] = []
     skipped: dict[str, str] = {}
     failed: dict[str, str] = {}
@@ -317,13 +312,15 @@ def probe_queries(db: Database, names: Sequence[str] | None = None) -> Outcome:
         if q.kind != "read":
             skipped[name] = f"kind {q.kind}, probes run reads only"
             continue
-        wanted = set(_PLACEHOLDER.findall(q.sql))
-        unknown = sorted(wanted - values.keys())
-        if unknown:
-            skipped[name] = f"needs parameters {', '.join(unknown)}"
+        if name not in params:
+            skipped[name] = "no representative parameters for it"
+            continue
+        missing = sorted(set(_PLACEHOLDER.findall(q.sql)) - params[name].keys())
+        if missing:
+            skipped[name] = f"needs parameters {', '.join(missing)}"
             continue
         try:
-            db.run(name, {k: values[k] for k in wanted})
+            db.run(name, params[name], cache=False)
         except QueryError as exc:
             failed[name] = str(exc)
             continue
@@ -339,15 +336,11 @@ def probe_queries(db: Database, names: Sequence[str] | None = None) -> Outcome:
 
 
 def snapshot_stat_statements(db: Database) -> Outcome:
-    from . import performance
-
     n = performance.snapshot_stat_statements(db)
     return Outcome(int(n or 0), f"{n} pg_stat_statements rows snapshotted", {"rows": n})
 
 
 def rollup_query_histograms(db: Database) -> Outcome:
-    from . import performance
-
     n = performance.rollup_histograms(db)
     return Outcome(int(n or 0), f"{n} hourly histogram rows rolled up", {"rows": n})
 

@@ -65,6 +65,15 @@ JOIN partition_policies p ON p.parent_table = i.parent_table
 WHERE p.retention IS NOT NULL AND NOT i.is_default AND i.range_end <= now() - p.retention
 ORDER BY i.parent_table, i.range_start
 
+-- name: maintenance.unrolled_hours --
+-- kind: maintenance
+-- timeout: 2min
+-- Hours of query_performance_log in [start, end) holding rows but not rolled into the histograms.
+SELECT count(DISTINCT date_trunc('hour', l.created_at, 'UTC')) AS hours
+FROM query_performance_log l
+WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
+  AND NOT EXISTS (SELECT 1 FROM query_perf_rollups r WHERE r.hour = date_trunc('hour', l.created_at, 'UTC'))
+
 -- name: maintenance.drop_expired_partition --
 -- kind: maintenance
 -- timeout: 2min
@@ -243,6 +252,4 @@ RETURNING push_recipient_count
 -- Representative ids for probing the app's read queries (the busiest venue, a user, a recent offer).
 SELECT (SELECT id FROM venues ORDER BY total_check_in_count DESC, id LIMIT 1) AS venue_id,
        (SELECT id FROM users ORDER BY id LIMIT 1) AS user_id,
-       (SELECT id FROM flash_offers ORDER BY start_time DESC, id LIMIT 1) AS offer_id,
-       (SELECT city FROM venues ORDER BY total_check_in_count DESC, id LIMIT 1) AS city,
-       (SELECT category FROM venues ORDER BY total_check_in_count DESC, id LIMIT 1) AS category
+       (SELECT id FROM flash_offers ORDER BY start_time DESC, id LIMIT 1) AS offer_id
