@@ -34,8 +34,8 @@ class _Entry:
 class _Store(TLRUCache):
     """TLRUCache that reports what leaves it, so tag index and counters stay right."""
 
-    def __init__(self, maxsize: int, owner: QueryCache):
-        super().__init__(maxsize, ttu=lambda _k, entry, _now: entry.expires, timer=time.monotonic)
+    def __init__(self, maxsize: int, owner: QueryCache, timer):
+        super().__init__(maxsize, ttu=lambda _k, entry, _now: entry.expires, timer=timer)
         self._owner = owner
 
     def popitem(self):  # called only when the size bound pushes an entry out
@@ -93,12 +93,13 @@ def _blank() -> dict[str, int]:
 class QueryCache:
     """Bounded, thread-safe TTL cache of named-query results with tag invalidation."""
 
-    def __init__(self, maxsize: int = 1024):
+    def __init__(self, maxsize: int = 1024, timer=time.monotonic):
         if maxsize < 1:
             raise ValueError(f"cache size must be at least 1, not {maxsize}")
         self.maxsize = maxsize
+        self._timer = timer
         self._lock = threading.RLock()
-        self._store = _Store(maxsize, self)
+        self._store = _Store(maxsize, self, timer)
         self._by_tag: dict[str, set[Hashable]] = {}
         self._counts: dict[str, dict[str, int]] = {}
         self._generation = 0
@@ -143,7 +144,7 @@ class QueryCache:
         if not q.cached:
             return False
         tags = expand_tags(q, params)
-        entry = _Entry(q.name, [dict(r) for r in rows], tags, time.monotonic() + float(q.cache_ttl))
+        entry = _Entry(q.name, [dict(r) for r in rows], tags, self._timer() + float(q.cache_ttl))
         with self._lock:
             if generation != self._generation:
                 return False
