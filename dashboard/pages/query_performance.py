@@ -1,0 +1,330 @@
+"""Query performance (engineers): per-query percentiles for a window, trends, regressions and new queries,
+the slowest executions, EXPLAIN on demand, pg_stat_statements and cache hit rates."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from dashboard.context import PageContext
+from dashboard.widgets import (
+    download_csv,
+    empty_state,
+    fmt_int,
+    fmt_pct,
+    panel,
+    range_bounds,
+    url_date_range,
+    url_int,
+    url_select,
+)
+from queries import performance
+from queries.errors import QueryError
+from queries.registry import registry
+
+ALL = "(all queries)"
+BUCKETS = {"5 min": "5m", "15 min": "15m", "1 hour": "1h", "6 hours": "6h", "1 day": "1d"}
+METRICS = {"p95": "p95_ms", "p50": "p50_ms", "p99": "p99_ms", "mean": "mean_ms", "max": "max_ms", "calls": "calls"}
+WINDOWS = {"15 min": timedelta(minutes=15), "1 hour": timedelta(hours=1), "6 hours": timedelta(hours=6),
+           "24 hours": timedelta(hours=24)}
+TREND_LINES = 10  # with every query selected, chart the heaviest ones only
+SLOW_LIMIT = 50
+LIVE_REFRESH = timedelta(seconds=60)
+NO_TIMINGS_HINT = ("Timings are recorded as the app's named queries run: start `venuepulse up` (its probe job "
+                   "times the key queries every minute) or `venuepulse simulate` for live traffic.")
+MS = {"format": "%.2f"}
+
+
+def _frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    return rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+
+
+def _ms_col(label: str) -> Any:
+    return st.column_config.NumberColumn(label, format="%.2f")
+
+
+def _default_bucket(start, end) -> str:
+    days = (end - start).days + 1
+    return "15 min" if days <= 1 else "1 hour" if days <= 7 else "6 hours" if days <= 31 else "1 day"
+
+
+def render(ctx: PageContext) -> None:
+    st.title("Query performance")
+    st.caption("How long VenuePulse's named queries take, from the timings recorded in query_performance_log "
+               "(exact percentiles), the hourly histograms kept after raw rows expire, and pg_stat_statements.")
+
+    window_label = url_select("Regression window", list(WINDOWS), param="window", default="1 hour")
+    _live(ctx, window_label)
+    st.divider()
+
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        start, end = url_date_range(default_days=7, key="perf_range")
+    lo, hi = range_bounds(start, end)
+    stats = _stats(ctx, lo, hi)
+    names = sorted(set(stats["query_name"]) if not stats.empty else set())
+    with c2:
+        query = url_select("Query", [ALL, *names], param="query")
+    selected = None if query in (None, ALL) else [query]
+
+    _percentiles(stats, selected, lo, hi, ctx)
+    _trend(ctx, lo, hi, start, end, selected, stats)
+    _slowest(ctx, lo, hi)
+    _stat_statements(ctx, lo, hi)
+    _cache(ctx)
+    _explain(ctx)
+
+
+def _stats(ctx: PageContext, lo: datetime, hi: datetime) -> pd.DataFrame:
+    try:
+        return _frame(performance.query_stats(ctx.db, lo, hi))
+    except QueryError as exc:
+        st.warning(f"Per-query statistics are not available right now: {exc}")
+        return pd.DataFrame()
+
+
+# -- live: regressions and new queries ---------------------------------------------------------------------
+
+
+@st.fragment(run_every=LIVE_REFRESH)
+def _live(ctx: PageContext, window_label: str) -> None:
+    window = WINDOWS[window_label]
+    now = datetime.now(UTC)
+    st.caption(f"Regressions and new queries over the last {window_label}, checked at {now:%H:%M:%S} UTC "
+               f"(refreshes every {int(LIVE_REFRESH.total_seconds())} s).")
+    left, right = st.columns(2)
+    with left, panel("Regressions"):
+        reg = _frame(performance.regressions(ctx.db, now=now, window=window))
+        if reg.empty:
+            st.success(f"No query's p95 over the last {window_label} is more than 1.5× its previous window "
+                       "or the same hours a week ago (queries with at least 20 calls).")
+        else:
+            for _, r in reg.iterrows():
+                ratio = max(x for x in (r["vs_previous"], r["vs_week_ago"]) if x is not None and pd.notna(x))
+                st.error(f"**{r['query_name']}** p95 {r['p95_ms']:.1f} ms is {ratio:.1f}× its baseline.")
+            shown = reg[["query_name", "calls", "p95_ms", "prev_p95_ms", "vs_previous", "week_p95_ms",
+                         "vs_week_ago"]]
+            st.dataframe(shown, hide_index=True, column_config={
+                "query_name": "Query", "calls": "Calls", "p95_ms": _ms_col("p95 (ms)"),
+                "prev_p95_ms": _ms_col("Previous p95 (ms)"),
+                "vs_previous": st.column_config.NumberColumn("× previous", format="%.2f"),
+                "week_p95_ms": _ms_col("Week-ago p95 (ms)"),
+                "vs_week_ago": st.column_config.NumberColumn("× week ago", format="%.2f")})
+            download_csv(shown, "regressions.csv", key="csv_regressions")
+    with right, panel("New queries"):
+        new = _frame(performance.new_queries(ctx.db, now=now, window=window))
+        if new.empty:
+            st.success(f"No query name was recorded for the first time in the last {window_label}.")
+        else:
+            st.warning(f"{len(new)} query name(s) recorded for the first time in the last {window_label}.")
+            st.dataframe(new, hide_index=True, column_config={
+                "query_name": "Query",
+                "first_seen": st.column_config.DatetimeColumn("First seen (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                "calls": "Calls", "p95_ms": _ms_col("p95 (ms)"), "max_ms": _ms_col("Max (ms)")})
+            download_csv(new, "new_queries.csv", key="csv_new_queries")
+
+
+# -- the chosen window -------------------------------------------------------------------------------------
+
+
+def _percentiles(stats: pd.DataFrame, selected: list[str] | None, lo: datetime, hi: datetime,
+                 ctx: PageContext) -> None:
+    with panel("Per-query percentiles"):
+        source = "exact, from the raw timings"
+        if stats.empty:
+            stats = _frame(performance.histogram_percentiles(ctx.db, lo, hi))
+            source = "estimated from the hourly histograms (within about 9%); the raw timings have expired"
+        if stats.empty:
+            empty_state("No query timings in this date range.", NO_TIMINGS_HINT)
+            return
+        if selected:
+            stats = stats[stats["query_name"].isin(selected)]
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Queries", fmt_int(len(stats)))
+        c2.metric("Calls", fmt_int(stats["calls"].sum()))
+        c3.metric("Failed", fmt_int(stats["failed"].sum()))
+        c4.metric("Total time", f"{stats['total_ms'].sum() / 1000:,.1f} s")
+        st.caption(f"Percentiles are {source}. Heaviest (total time) first.")
+        cols = [c for c in ("query_name", "calls", "failed", "p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms",
+                            "total_ms", "mean_rows") if c in stats.columns]
+        shown = stats[cols]
+        st.dataframe(shown, hide_index=True, column_config={
+            "query_name": "Query", "calls": "Calls", "failed": "Failed",
+            "p50_ms": _ms_col("p50 (ms)"), "p95_ms": _ms_col("p95 (ms)"), "p99_ms": _ms_col("p99 (ms)"),
+            "mean_ms": _ms_col("Mean (ms)"), "max_ms": _ms_col("Max (ms)"), "total_ms": _ms_col("Total (ms)"),
+            "mean_rows": st.column_config.NumberColumn("Mean rows", format="%.1f")})
+        download_csv(shown, "query_percentiles.csv", key="csv_query_percentiles")
+
+
+def _trend(ctx: PageContext, lo: datetime, hi: datetime, start, end, selected: list[str] | None,
+           stats: pd.DataFrame) -> None:
+    with panel("Trend"):
+        c1, c2 = st.columns(2)
+        with c1:
+            bucket_label = url_select("Bucket", list(BUCKETS), param="bucket", default=_default_bucket(start, end))
+        with c2:
+            metric_label = url_select("Show", list(METRICS), param="metric", default="p95")
+        names = selected
+        if names is None and not stats.empty and len(stats) > TREND_LINES:
+            names = list(stats.sort_values("total_ms", ascending=False)["query_name"].head(TREND_LINES))
+            st.caption(f"Charting the {TREND_LINES} queries with the most total time; pick one above to see another.")
+        try:
+            series = _frame(performance.time_series(ctx.db, lo, hi, BUCKETS[bucket_label], names=names))
+        except ValueError as exc:
+            st.warning(f"{exc}.")
+            return
+        if series.empty:
+            empty_state("No query timings in this date range to chart.", NO_TIMINGS_HINT)
+            return
+        col = METRICS[metric_label]
+        fig = px.line(series, x="bucket_start", y=col, color="query_name", markers=True,
+                      labels={"bucket_start": f"Time (UTC, {bucket_label} buckets)",
+                              col: metric_label if col == "calls" else f"{metric_label} (ms)", "query_name": "Query"})
+        fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        st.plotly_chart(fig, width="stretch")
+        with st.expander("Chart data"):
+            st.dataframe(series, hide_index=True, column_config={
+                "bucket_start": st.column_config.DatetimeColumn("Bucket start (UTC)", format="YYYY-MM-DD HH:mm"),
+                "query_name": "Query", "p50_ms": _ms_col("p50 (ms)"), "p95_ms": _ms_col("p95 (ms)"),
+                "p99_ms": _ms_col("p99 (ms)"), "mean_ms": _ms_col("Mean (ms)"), "max_ms": _ms_col("Max (ms)")})
+            download_csv(series, "query_trend.csv", key="csv_query_trend")
+
+
+def _slowest(ctx: PageContext, lo: datetime, hi: datetime) -> None:
+    with panel("Slowest executions"):
+        threshold = url_int("Slower than (ms)", param="slow_ms", default=1000, min_value=0, max_value=3_600_000,
+                            step=100)
+        rows = _frame(performance.slowest(ctx.db, lo, hi, threshold_ms=threshold, limit=SLOW_LIMIT))
+        if rows.empty:
+            st.success(f"No execution took longer than {threshold:,} ms in this date range.")
+            return
+        shown = rows[["created_at", "query_name", "execution_time_ms", "row_count", "failed", "user_id"]]
+        st.dataframe(shown, hide_index=True, column_config={
+            "created_at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "query_name": "Query", "execution_time_ms": _ms_col("Time (ms)"), "row_count": "Rows",
+            "failed": "Failed", "user_id": "User"})
+        if len(rows) == SLOW_LIMIT:
+            st.caption(f"The {SLOW_LIMIT} slowest are listed.")
+        download_csv(shown, "slowest_executions.csv", key="csv_slowest")
+
+
+def _stat_statements(ctx: PageContext, lo: datetime, hi: datetime) -> None:
+    with panel("pg_stat_statements"):
+        status = performance.stat_statements_status(ctx.db)
+        if not status.get("available"):
+            empty_state("pg_stat_statements is not available on this database.", status.get("message", ""))
+            return
+        st.caption(status.get("message", ""))
+        rows = _frame(performance.stat_statements(ctx.db, lo, hi))
+        if rows.empty:
+            empty_state("No pg_stat_statements snapshots in this date range.",
+                        "The snapshot job stores one every 5 minutes; take one now with "
+                        "`venuepulse jobs --once snapshot_stat_statements` (the first only sets the baseline).")
+            return
+        hits = rows["cache_hit_ratio"].dropna()
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Statements", fmt_int(len(rows)))
+        c2.metric("Calls", fmt_int(rows["calls"].sum()))
+        c3.metric("Median buffer cache hit rate", fmt_pct(hits.median()) if not hits.empty else "–",
+                  help="Per statement: shared blocks found in PostgreSQL's buffer cache / blocks needed.")
+        shown = rows[["query_name", "calls", "total_ms", "mean_ms", "rows", "cache_hit_ratio", "shared_blks_read",
+                      "temp_blks_written", "query"]]
+        st.dataframe(shown, hide_index=True, column_config={
+            "query_name": "Named query", "calls": "Calls", "total_ms": _ms_col("Total (ms)"),
+            "mean_ms": _ms_col("Mean (ms)"), "rows": "Rows",
+            "cache_hit_ratio": st.column_config.ProgressColumn("Cache hit rate", min_value=0.0, max_value=1.0,
+                                                               format="percent"),
+            "shared_blks_read": "Blocks read", "temp_blks_written": "Temp blocks written",
+            "query": st.column_config.TextColumn("Statement", width="large")})
+        download_csv(shown, "stat_statements.csv", key="csv_stat_statements")
+
+
+def _cache(ctx: PageContext) -> None:
+    with panel("Result cache"):
+        st.caption("Hits and misses of this dashboard process's cache of named-query results (queries with a "
+                   "`-- cache:` option), since the dashboard started.")
+        rows = _frame(performance.cache_stats(ctx.db))
+        total = rows[rows["query_name"] == "(all)"]
+        per_query = rows[rows["query_name"] != "(all)"]
+        if per_query.empty:
+            empty_state("No cached query has run in this dashboard process yet.",
+                        "Open the Overview or Venues pages: their queries are cached.")
+            return
+        t = total.iloc[0] if not total.empty else None
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Hit rate", fmt_pct(t["hit_rate"]) if t is not None else "–")
+        c2.metric("Hits", fmt_int(t["hits"]) if t is not None else "–")
+        c3.metric("Misses", fmt_int(t["misses"]) if t is not None else "–")
+        cols = [c for c in ("query_name", "hits", "misses", "hit_rate", "size", "evictions", "expirations",
+                            "invalidations") if c in per_query.columns]
+        shown = per_query[cols]
+        st.dataframe(shown, hide_index=True, column_config={
+            "query_name": "Query", "hit_rate": st.column_config.ProgressColumn(
+                "Hit rate", min_value=0.0, max_value=1.0, format="percent")})
+        download_csv(shown, "result_cache.csv", key="csv_result_cache")
+
+
+# -- EXPLAIN on demand -------------------------------------------------------------------------------------
+
+
+def _explain(ctx: PageContext) -> None:
+    st.subheader("EXPLAIN")
+    reg = registry()
+    readable = sorted(n for n, q in reg.items() if q.kind == "read")
+    name = url_select("Named query", readable, param="explain")
+    if name is None:
+        return
+    q = reg[name]
+    with st.expander("SQL", expanded=False):
+        st.code(q.sql, language="sql")
+    with st.form("explain_form"):
+        hint = ", ".join(f'"{p}": …' for p in q.params)
+        raw = st.text_area("Parameter values (JSON object, optional)", value="",
+                           placeholder="{" + hint + "}" if q.params else "this query takes no parameters",
+                           help="Without values you get the generic plan. ANALYZE runs the query (inside a "
+                                "transaction that is rolled back) and needs a value for every parameter.")
+        analyze = st.checkbox("ANALYZE (run it and show actual times and buffers)")
+        go = st.form_submit_button("Explain", icon=":material/account_tree:")
+    if not go:
+        st.caption("Shows the plan PostgreSQL chooses for the registered SQL of the query.")
+        return
+    params = _parse_params(raw, q.params)
+    if params is False:
+        return
+    try:
+        plan = ctx.db.explain(name, params, analyze=analyze)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    except QueryError as exc:
+        st.error(f"PostgreSQL could not explain {name}: {exc.detail or exc}")
+        return
+    st.code(plan, language="text")
+    st.download_button("Download plan", plan.encode("utf-8"), file_name=f"plan_{name}.txt", mime="text/plain",
+                       key="dl_plan")
+
+
+def _parse_params(raw: str, expected: tuple[str, ...]) -> dict[str, Any] | None | bool:
+    """The JSON object typed in, None when empty, False (after showing why) when it is not usable."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        st.error(f"The parameter values are not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).")
+        return False
+    if not isinstance(value, dict):
+        st.error("The parameter values must be a JSON object such as {\"limit\": 10}.")
+        return False
+    unknown = sorted(set(value) - set(expected))
+    if unknown:
+        st.error(f"This query has no parameter named {', '.join(unknown)}; "
+                 f"its parameters are: {', '.join(expected) or 'none'}.")
+        return False
+    return value
