@@ -400,8 +400,8 @@ def _configure_logging() -> None:
     if not root.handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("venuepulse").setLevel(logging.INFO)
-    # APScheduler's own per-run lines duplicate ours; psycopg_pool retries are summarised by our errors
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    # APScheduler's own info lines duplicate ours; psycopg_pool retries are summarised by our errors
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 

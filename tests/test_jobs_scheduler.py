@@ -197,3 +197,20 @@ def test_the_scheduler_runs_jobs_on_time_and_stops_on_its_event(conn, db_url):
     # the schedule's own times (whole seconds apart), not the moments the runs happened to start
     times = [r["scheduled_at"] for r in rows]
     assert all((b - a) % timedelta(seconds=1) == timedelta(0) and b > a for a, b in zip(times, times[1:], strict=False))
+
+
+def test_every_job_runs_through_the_wrapper_on_a_small_world(conn, db_url):
+    v = venue(conn)
+    u = user(conn)
+    conn.execute("SELECT check_in(%s, %s)", (u, v))
+    running_offer(conn, v)
+    runner = scheduler.JobRunner(db_url)
+    try:
+        results = {name: runner.run(name, trigger="manual") for name in JOBS}
+    finally:
+        runner.close()
+    assert {n: (r.status, r.error) for n, r in results.items()} == {n: ("succeeded", None) for n in JOBS}
+    assert results["send_offer_pushes"].rows == 1
+    logged = {r[0] for r in conn.execute("SELECT DISTINCT query_name FROM query_performance_log")}
+    assert {f"job.{n}" for n in JOBS} <= logged
+    assert "health.ping" in logged  # a probe, recorded like live traffic
