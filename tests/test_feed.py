@@ -184,7 +184,7 @@ def test_random_graphs_match_a_brute_force_of_the_rules(db, conn, seed):
                 befriend(conn, a, b, status=f["status"], close=f["close"])
                 friendships[(a, b)] = f
     events = []
-    for i in range(120):
+    for _ in range(120):
         e = {"user_id": rng.choice(users), "visibility": rng.choice(LEVELS), "analytics": rng.random() < 0.1,
              "created_at": T0 + timedelta(minutes=rng.randrange(200))}
         e["id"] = event(conn, e["user_id"], e["visibility"], e["created_at"], analytics=e["analytics"])

@@ -1,0 +1,186 @@
+"""Slow-query analytics on known rows: exact stats, series, slowest, regressions, new names, the hourly
+histogram rollup, and pg_stat_statements snapshots."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from queries import performance as perf
+from queries.runner import Database
+
+HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+
+
+def percentile_cont(values, p):
+    s = sorted(values)
+    rank = p * (len(s) - 1)
+    lo, hi = math.floor(rank), math.ceil(rank)
+    return s[lo] + (s[hi] - s[lo]) * (rank - lo)
+
+
+def load(conn, rows):
+    """rows: (query_name, ms, row_count, created_at)."""
+    with conn.cursor() as cur, cur.copy(
+            "COPY query_performance_log (query_name, execution_time_ms, row_count, created_at) FROM STDIN") as cp:
+        for r in rows:
+            cp.write_row(r)
+
+
+@pytest.fixture
+def db(db_url):
+    with Database(db_url, record=False) as d:
+        yield d
+
+
+def test_query_stats_are_exact_percentiles_of_the_raw_rows(db, conn):
+    rng = random.Random(7)
+    a = [rng.lognormvariate(1, 1) for _ in range(500)]
+    b = [rng.uniform(10, 20) for _ in range(40)]
+    load(conn, [("t.a", ms, 2, HOUR + timedelta(seconds=i)) for i, ms in enumerate(a)]
+         + [("t.b", ms, None, HOUR + timedelta(seconds=i)) for i, ms in enumerate(b)]
+         + [("t.a", 9999.0, 1, HOUR + timedelta(hours=1))])  # outside the window (end is exclusive)
+    stats = {r["query_name"]: r for r in perf.query_stats(db, HOUR, HOUR + timedelta(hours=1))}
+    sa = stats["t.a"]
+    assert sa["calls"] == 500 and sa["failed"] == 0 and sa["total_rows"] == 1000
+    for key, p in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+        assert sa[key] == pytest.approx(percentile_cont(a, p), rel=1e-12)
+    assert sa["mean_ms"] == pytest.approx(sum(a) / 500) and sa["max_ms"] == max(a)
+    assert stats["t.b"]["failed"] == 40 and stats["t.b"]["total_rows"] == 0
+    only_b = perf.query_stats(db, HOUR, HOUR + timedelta(hours=1), names=["t.b"])
+    assert [r["query_name"] for r in only_b] == ["t.b"]
+
+
+def test_time_series_buckets_align_to_the_clock(db, conn):
+    load(conn, [("t.a", float(m), 1, HOUR + timedelta(minutes=m)) for m in range(30)])
+    rows = perf.time_series(db, HOUR, HOUR + timedelta(hours=1), "10m")
+    assert [(r["bucket_start"], r["calls"]) for r in rows] == [
+        (HOUR + timedelta(minutes=10 * k), 10) for k in range(3)]
+    assert rows[1]["p50_ms"] == pytest.approx(14.5) and rows[2]["max_ms"] == 29
+    with pytest.raises(ValueError, match="bucket"):
+        perf.time_series(db, HOUR, HOUR + timedelta(hours=1), "fortnightly")
+    with pytest.raises(ValueError, match="more than"):
+        perf.time_series(db, HOUR, HOUR + timedelta(days=30), "1s")
+    with pytest.raises(ValueError, match="after start"):
+        perf.time_series(db, HOUR, HOUR, "1m")
+
+
+def test_slowest_single_executions_over_a_threshold(db, conn):
+    load(conn, [("t.a", ms, 1, HOUR + timedelta(seconds=i)) for i, ms in enumerate([5, 900, 1200, 3000, 1500])])
+    assert [r["execution_time_ms"] for r in perf.slowest(db, HOUR, HOUR + timedelta(hours=1))] == [3000, 1500, 1200]
+    assert [r["execution_time_ms"] for r in perf.slowest(db, HOUR, HOUR + timedelta(hours=1), 500, limit=2)] == [3000, 1500]
+    assert [r["execution_time_ms"] for r in perf.slowest(db, HOUR, HOUR + timedelta(hours=1), 2000)] == [3000]
+
+
+def test_the_one_second_route_can_use_the_partial_index_in_generic_plans(db, conn):
+    conn.execute("INSERT INTO query_performance_log (query_name, execution_time_ms, created_at)"
+                 " SELECT 't.x', (g % 50)::float, now() - make_interval(secs => g) FROM generate_series(1, 20000) g")
+    conn.execute("INSERT INTO query_performance_log (query_name, execution_time_ms, created_at)"
+                 " SELECT 't.x', 2000 + g, now() - make_interval(secs => g) FROM generate_series(1, 5) g")
+    conn.execute("ANALYZE query_performance_log")
+    # the review's partial index (execution_time_ms > 1000) shows up per partition as *_execution_time_ms_idx
+    assert "execution_time_ms_idx" in db.explain("performance.slowest_over_1s")
+    assert "execution_time_ms_idx" not in db.explain("performance.slowest")
+
+
+def test_regressions_against_the_previous_window_and_a_week_earlier(db, conn):
+    now = HOUR + timedelta(hours=1)
+    cur, prev, week = now - timedelta(minutes=30), now - timedelta(minutes=90), now - timedelta(days=7, minutes=30)
+    rows = []
+    for i in range(30):
+        rows += [("t.slower", 30.0 + i % 3, 1, cur), ("t.slower", 10.0 + i % 3, 1, prev),
+                 ("t.steady", 10.0 + i % 3, 1, cur), ("t.steady", 10.0 + i % 3, 1, prev),
+                 ("t.weekly", 40.0, 1, cur), ("t.weekly", 40.0, 1, prev), ("t.weekly", 10.0, 1, week)]
+    rows += [("t.few", 100.0, 1, cur)] * 5 + [("t.few", 1.0, 1, prev)] * 30
+    load(conn, rows)
+    got = {r["query_name"]: r for r in perf.regressions(db, now=now, window=timedelta(hours=1), min_calls=20)}
+    assert set(got) == {"t.slower", "t.weekly"}
+    assert got["t.slower"]["slower_than_previous"] and got["t.slower"]["vs_previous"] == pytest.approx(32 / 12)
+    assert got["t.slower"]["week_calls"] == 0 and not got["t.slower"]["slower_than_week_ago"]
+    assert got["t.weekly"]["slower_than_week_ago"] and not got["t.weekly"]["slower_than_previous"]
+    assert got["t.weekly"]["vs_week_ago"] == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="factor"):
+        perf.regressions(db, now=now, factor=1)
+
+
+def test_new_queries_are_names_never_seen_before_the_window(db, conn):
+    now = HOUR + timedelta(hours=3)
+    load(conn, [("t.old", 1.0, 1, HOUR), ("t.old", 1.0, 1, now - timedelta(minutes=5)),
+                ("t.new", 2.0, 1, now - timedelta(minutes=10)), ("t.new", 4.0, 1, now - timedelta(minutes=5)),
+                ("t.rolled", 1.0, 1, now - timedelta(minutes=5))])
+    conn.execute("INSERT INTO query_perf_hourly (query_name, hour, calls, total_ms, min_ms, max_ms)"
+                 " VALUES ('t.rolled', %s, 1, 1, 1, 1)", (HOUR - timedelta(days=40),))
+    rows = perf.new_queries(db, now=now, window=timedelta(hours=1))
+    assert [(r["query_name"], r["calls"], r["max_ms"]) for r in rows] == [("t.new", 2, 4.0)]
+
+
+def test_rollup_is_idempotent_and_histogram_percentiles_stay_within_one_bucket(db, conn):
+    rng = random.Random(11)
+    samples = {h: [rng.lognormvariate(0.5 + h / 2, 0.8) for _ in range(3000)] for h in range(3)}
+    load(conn, [("t.q", ms, 1, HOUR + timedelta(hours=h, seconds=i % 3600))
+                for h, values in samples.items() for i, ms in enumerate(values)])
+    upto = HOUR + timedelta(hours=3)
+    assert perf.rollup_histograms(db, upto=upto) == 3
+    assert perf.rollup_histograms(db, upto=upto) == 0
+    merged = [ms for values in samples.values() for ms in values]
+    conn.execute("DELETE FROM query_performance_log")  # raw rows aged out: the rollup still answers
+    (row,) = perf.histogram_percentiles(db, HOUR, upto)
+    assert row["calls"] == 9000 and row["hours"] == 3
+    assert row["mean_ms"] == pytest.approx(sum(merged) / len(merged))
+    for key, p in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+        exact = percentile_cont(merged, p)
+        lower, upper = perf.bucket_bounds(perf.bucket_of(exact))
+        assert abs(row[key] - exact) <= upper - lower, key
+    (one,) = perf.histogram_percentiles(db, HOUR + timedelta(hours=2), upto)
+    assert one["calls"] == 3000
+
+
+def test_the_sql_and_python_bucket_functions_agree(conn):
+    for ms in (0.0, 0.0005, 0.001, 0.0011, 0.37, 1.0, 2.0, 999.9, 1e5, 1e9):
+        assert conn.execute("SELECT vp_perf_bucket(%s)", (ms,)).fetchone()[0] == perf.bucket_of(ms), ms
+        lower = conn.execute("SELECT vp_perf_bucket_lower(%s)", (perf.bucket_of(ms),)).fetchone()[0]
+        assert lower == pytest.approx(perf.bucket_bounds(perf.bucket_of(ms))[0])
+
+
+def test_cache_stats_rows_end_with_the_totals(db, conn):
+    db.run("venues.featured", {"limit": 3})
+    db.run("venues.featured", {"limit": 3})
+    rows = perf.cache_stats(db)
+    assert rows[-1]["query_name"] == "(all)" and rows[-1]["hits"] == 1
+    assert {"query_name": "venues.featured", "hits": 1, "misses": 1}.items() <= rows[0].items()
+
+
+@pytest.fixture
+def pgss(db):
+    status = perf.stat_statements_status(db)
+    if not status["available"]:
+        pytest.skip(f"pg_stat_statements unavailable on this server: {status['message']}")
+    return status
+
+
+def test_snapshots_store_differences_joined_to_query_names(db, conn, pgss):
+    reset_before = conn.execute("SELECT stats_reset FROM pg_stat_statements_info").fetchone()[0]
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    assert perf.snapshot_stat_statements(db) == 0  # the first one is the baseline
+    for _ in range(7):
+        db.run("health.ping")
+    assert perf.snapshot_stat_statements(db) > 0
+    for _ in range(3):
+        db.run("health.ping")
+    perf.snapshot_stat_statements(db)
+    rows = perf.stat_statements(db, start, datetime.now(UTC) + timedelta(seconds=1))
+    ping = [r for r in rows if r["query_name"] == "health.ping"]
+    assert sum(r["calls"] for r in ping) == 10 and ping[0]["snapshots"] == 2
+    assert conn.execute("SELECT stats_reset FROM pg_stat_statements_info").fetchone()[0] == reset_before
+
+
+def test_a_database_without_the_extension_is_told_how_to_enable_it(db, conn, pgss):
+    conn.execute("DROP EXTENSION pg_stat_statements")
+    status = perf.stat_statements_status(db)
+    assert not status["available"]
+    assert status["message"].startswith("pg_stat_statements is not enabled")
+    assert "CREATE EXTENSION pg_stat_statements" in status["message"]
+    assert perf.snapshot_stat_statements(db) == 0
