@@ -38,7 +38,7 @@ MAX_LIST = 5000
 _LIST_COLUMNS = ["offer_id", "title", "venue_id", "venue_name", "status", "window_open", "start_time", "end_time",
                  "max_claims", "push_sent", "push_sent_at", "push_recipient_count", "view_count", "click_count",
                  "claimed_count", "redeemed_count", "claims_left", "as_of"]
-_FUNNEL_COLUMNS = ["offer_id", "is_total", "offers", "offers_open", "is_final", "targeted", "viewed_users",
+_FUNNEL_COLUMNS = ["offer_id", "title", "is_total", "offers", "offers_open", "is_final", "targeted", "viewed_users",
                    "clicked_users", "claimed_users", "redeemed_users", "view_count", "click_count",
                    "claimed_count", "redeemed_count", "time_to_claim_p50_s", "time_to_claim_p90_s",
                    "time_to_redeem_p50_s", "time_to_redeem_p90_s", "as_of"]
@@ -97,7 +97,7 @@ def funnel(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = 
     """The funnel of every offer of the period (optionally one venue's, or one offer).
 
     Returns ``{"offers": DataFrame (one row per offer), "total": dict (across those offers)}``.
-    Columns: targeted, viewed_users, clicked_users, claimed_users, redeemed_users (ordered unique-user
+    Columns: offer_id, title (None in the total), targeted, viewed_users, clicked_users, claimed_users, redeemed_users (ordered unique-user
     funnel), view_count, click_count, claimed_count, redeemed_count (raw counters), is_final,
     offers, offers_open, time_to_claim_p50_s / _p90_s, time_to_redeem_p50_s / _p90_s (seconds, None when
     nobody got that far), as_of.
@@ -109,7 +109,7 @@ def funnel(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = 
     total = next((r for r in rows if r["is_total"]), None)
     if total is None:  # no offer at all: GROUPING SETS gives no total row over an empty input
         total = {c: 0 for c in _FUNNEL_COLUMNS}
-        total.update(offer_id=None, is_total=True, is_final=True, time_to_claim_p50_s=None,
+        total.update(offer_id=None, title=None, is_total=True, is_final=True, time_to_claim_p50_s=None,
                      time_to_claim_p90_s=None, time_to_redeem_p50_s=None, time_to_redeem_p90_s=None,
                      as_of=None)
     return {"offers": _frame(per_offer, _FUNNEL_COLUMNS), "total": dict(total)}

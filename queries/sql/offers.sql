@@ -53,7 +53,7 @@ LIMIT %(limit)s
 -- One row per offer of the period (offer_id set) plus one total row across them (offer_id NULL).
 -- Across offers, "unique users" are (user, offer) pairs and the counters are sums.
 WITH sel AS (
-  SELECT o.id, o.start_time, o.end_time, o.push_recipient_count, o.view_count, o.click_count,
+  SELECT o.id, o.title, o.start_time, o.end_time, o.push_recipient_count, o.view_count, o.click_count,
          o.claimed_count, o.redeemed_count, now() < o.end_time AS window_open
   FROM flash_offers o
   WHERE o.start_time < %(to)s AND o.end_time > %(from)s
@@ -104,7 +104,7 @@ users_agg AS (
   GROUP BY GROUPING SETS ((offer_id), ())
 ),
 counters AS (
-  SELECT id AS offer_id, GROUPING(id) = 1 AS is_total,
+  SELECT id AS offer_id, title, GROUPING(id) = 1 AS is_total,
          count(*) AS offers,
          count(*) FILTER (WHERE window_open) AS offers_open,
          sum(push_recipient_count) AS targeted,
@@ -113,9 +113,10 @@ counters AS (
          sum(claimed_count) AS claimed_count,
          sum(redeemed_count) AS redeemed_count
   FROM sel
-  GROUP BY GROUPING SETS ((id), ())
+  GROUP BY GROUPING SETS ((id, title), ())
 )
 SELECT c.offer_id,
+       c.title,
        c.is_total,
        c.offers::bigint AS offers,
        c.offers_open::bigint AS offers_open,

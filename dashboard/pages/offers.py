@@ -1,0 +1,241 @@
+"""Offers: the offers of a period with live status, the ordered funnel per offer and across offers,
+conversion over time, and time to claim and to redeem.  Venue owners see only their own venues' offers
+(the database's row-level security keeps them apart; this page does not filter by owner)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.context import PageContext
+from dashboard.widgets import (
+    download_csv,
+    empty_state,
+    fmt_int,
+    fmt_pct,
+    freshness,
+    panel,
+    range_bounds,
+    url_date_range,
+    url_select,
+)
+from queries import offers
+
+ALL = "all"
+LIVE_REFRESH = timedelta(seconds=60)
+LIST_LIMIT = 1000
+SEED_HINT = "Load demo data with `venuepulse seed --scale small`, or keep `venuepulse simulate` running for live offers."
+
+FUNNEL_HELP = """**How the funnel counts.** For each offer, over its window [start, end):
+**Targeted** is the number of users its push went to (`push_recipient_count`).
+**Viewed**: users with a view of the offer inside the window.
+**Clicked**: of those, users with a click inside the window at or after their first view.
+**Claimed**: of those, users whose claim was made inside the window at or after their first such click.
+**Redeemed**: of those, users whose claim is redeemed.
+A step done out of order or outside the window does not count here, but does count in the raw counters
+(every view, click, claim and redemption ever recorded).  Across several offers, users are counted once
+per offer.  *% of first* is relative to Targeted, *% of previous* to the step before.
+**Time to claim** runs from the user's first view to the claim; **time to redeem** from the claim to the
+redemption (median and 90th percentile, over the users the funnel counts).
+Offers whose window is still open are **not final**: their numbers can still grow."""
+
+
+def _duration(seconds: Any) -> str:
+    if seconds is None or pd.isna(seconds):
+        return "–"
+    s = float(seconds)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 90 * 60:
+        return f"{s / 60:.1f} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} d"
+
+
+def _offer_label(df: pd.DataFrame):
+    labels = {str(r["offer_id"]): f"{r['title']} — {r['venue_name']} ({r['start_time']:%Y-%m-%d})"
+              for r in df.to_dict("records")}
+
+    def fmt(value: str) -> str:
+        return "All offers shown below" if value == ALL else labels.get(value, value)
+
+    return fmt
+
+
+def render(ctx: PageContext) -> None:
+    owner = ctx.account.is_owner
+    st.title("Offers" if not owner else "Your offers")
+    st.caption("Flash offers with their live status and how they convert: targeted → viewed → clicked → "
+               "claimed → redeemed.", help=FUNNEL_HELP)
+
+    venues = offers.venues_with_offers(ctx.db)
+    if venues.empty:
+        empty_state("Your venues have no flash offers yet." if owner else "There are no flash offers yet.",
+                    "Create an offer in the app to see it here." if owner else SEED_HINT)
+        return
+
+    c1, c2, c3 = st.columns([2, 2, 3])
+    with c1:
+        start, end = url_date_range(default_days=30, key="offers_range")
+    lo, hi = range_bounds(start, end)
+    venue_names = {str(r["venue_id"]): f"{r['name']} ({r['city']})" for r in venues.to_dict("records")}
+    with c2:
+        venue = url_select("Venue", [ALL, *venue_names], param="venue",
+                           format_func=lambda v: ("All your venues" if owner else "All venues") if v == ALL
+                           else venue_names.get(v, v))
+    venue_id = None if venue in (None, ALL) else venue
+
+    listed = offers.offer_list(ctx.db, lo, hi, venue_id=venue_id, limit=LIST_LIMIT)
+    with c3:
+        offer = url_select("Offer", [ALL, *(str(o) for o in listed["offer_id"])], param="offer",
+                           format_func=_offer_label(listed))
+    offer_id = None if offer in (None, ALL) else offer
+
+    if listed.empty:
+        empty_state(f"No offers ran between {start} and {end}" + (" at this venue." if venue_id else "."),
+                    "Widen the date range or pick another venue.")
+        return
+    if len(listed) >= LIST_LIMIT:
+        st.info(f"Showing the {LIST_LIMIT} most recent offers of the period; narrow the dates or pick a venue "
+                "to see the others.")
+    _live(ctx, lo, hi, venue_id, offer_id)
+
+
+@st.fragment(run_every=LIVE_REFRESH)
+def _live(ctx: PageContext, lo, hi, venue_id: str | None, offer_id: str | None) -> None:
+    with panel("Funnel"):
+        _funnel(ctx, lo, hi, venue_id, offer_id)
+    with panel("Conversion over time"):
+        _over_time(ctx, lo, hi, venue_id, offer_id)
+    with panel("Offers"):
+        _offer_table(ctx, lo, hi, venue_id)
+
+
+def _funnel(ctx: PageContext, lo, hi, venue_id, offer_id) -> None:
+    result = offers.funnel(ctx.db, lo, hi, venue_id=venue_id, offer_id=offer_id)
+    total = result["total"]
+    freshness(total["as_of"], "Live counts")
+    if not total["offers"]:
+        empty_state("The chosen offer did not run in this period.", "Pick another offer or widen the dates.")
+        return
+    scope = "this offer" if offer_id else f"{fmt_int(total['offers'])} offers (users counted once per offer)"
+    st.markdown(f"Funnel of {scope}.")
+    if not total["is_final"]:
+        st.warning(f"Not final: {fmt_int(total['offers_open'])} of these offers "
+                   f"{'is' if total['offers_open'] == 1 else 'are'} still running, so the numbers can still grow.",
+                   icon=":material/timelapse:")
+
+    m = st.columns(6)
+    m[0].metric("Targeted", fmt_int(total["targeted"]), help="Users the offer push went to.")
+    m[1].metric("Viewed", fmt_int(total["viewed_users"]))
+    m[2].metric("Claimed", fmt_int(total["claimed_users"]),
+                help="Users who viewed, then clicked, then claimed, inside the window.")
+    m[3].metric("Redeemed", fmt_int(total["redeemed_users"]))
+    m[4].metric("Time to claim (median / p90)",
+                f"{_duration(total['time_to_claim_p50_s'])} / {_duration(total['time_to_claim_p90_s'])}",
+                help="From the user's first view to the claim.")
+    m[5].metric("Time to redeem (median / p90)",
+                f"{_duration(total['time_to_redeem_p50_s'])} / {_duration(total['time_to_redeem_p90_s'])}",
+                help="From the claim to the redemption.")
+
+    steps = offers.funnel_steps(total)
+    fig = go.Figure()
+    fig.add_trace(go.Funnel(name="Unique users (in order, in the window)", y=steps["step"],
+                            x=steps["unique_users"], textinfo="value+percent initial+percent previous"))
+    fig.add_trace(go.Funnel(name="Raw counters", y=steps["step"], x=steps["counter"], textinfo="value"))
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=360,
+                      legend={"orientation": "h", "y": -0.1})
+    st.plotly_chart(fig, key="offers_funnel_chart")
+    shown = pd.DataFrame({
+        "Step": steps["step"],
+        "Unique users": steps["unique_users"],
+        "% of first": [fmt_pct(v) if pd.notna(v) else "–" for v in steps["unique_of_first"]],
+        "% of previous": [fmt_pct(v) if pd.notna(v) else "–" for v in steps["unique_of_previous"]],
+        "Raw counter": steps["counter"],
+        "Counter % of first": [fmt_pct(v) if pd.notna(v) else "–" for v in steps["counter_of_first"]],
+        "Counter % of previous": [fmt_pct(v) if pd.notna(v) else "–" for v in steps["counter_of_previous"]],
+    })
+    st.dataframe(shown, hide_index=True, key="offers_funnel_steps")
+    download_csv(steps, "offer_funnel_steps.csv", key="csv_funnel_steps")
+
+    per = result["offers"]
+    if not offer_id and len(per) > 1:
+        st.markdown("**Funnel by offer**")
+        table = pd.DataFrame({
+            "Offer": per["title"],
+            "Final": per["is_final"],
+            "Targeted": per["targeted"],
+            "Viewed": per["viewed_users"],
+            "Clicked": per["clicked_users"],
+            "Claimed": per["claimed_users"],
+            "Redeemed": per["redeemed_users"],
+            "Claimed % of viewed": [v / w if w else None for v, w in zip(per["claimed_users"], per["viewed_users"],
+                                                                        strict=True)],
+            "Time to claim p50 (s)": per["time_to_claim_p50_s"],
+            "Time to redeem p50 (s)": per["time_to_redeem_p50_s"],
+            "offer_id": per["offer_id"].astype(str),
+        }).sort_values(["Claimed", "Viewed"], ascending=False)
+        st.dataframe(table, hide_index=True, key="offers_funnel_by_offer", column_config={
+            "Claimed % of viewed": st.column_config.NumberColumn(format="percent"),
+            "Time to claim p50 (s)": st.column_config.NumberColumn(format="%.0f"),
+            "Time to redeem p50 (s)": st.column_config.NumberColumn(format="%.0f"),
+        })
+        download_csv(table, "offer_funnel_by_offer.csv", key="csv_funnel_by_offer")
+
+
+def _over_time(ctx: PageContext, lo, hi, venue_id, offer_id) -> None:
+    st.caption("Users grouped by the day (UTC) of their first view of an offer: of those who first saw an offer "
+               "that day, the share who clicked and claimed (in order, inside the window), and of the claimers "
+               "the share who redeemed.")
+    df = offers.conversion_by_day(ctx.db, lo, hi, venue_id=venue_id, offer_id=offer_id)
+    if df.empty:
+        empty_state("Nobody viewed these offers in this period yet.",
+                    "Views appear as users open offers in the app (or run `venuepulse simulate`).")
+        return
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=df["day"], y=df["viewed_users"], name="Viewers", yaxis="y2", opacity=0.35))
+    for col, name in (("click_rate", "Clicked / viewed"), ("claim_rate", "Claimed / viewed"),
+                      ("redeem_rate", "Redeemed / claimed")):
+        fig.add_trace(go.Scatter(x=df["day"], y=df[col], name=name, mode="lines+markers"))
+    fig.update_layout(yaxis={"tickformat": ".0%", "title": "conversion", "rangemode": "tozero"},
+                      yaxis2={"overlaying": "y", "side": "right", "title": "viewers", "showgrid": False},
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=320,
+                      legend={"orientation": "h", "y": -0.2})
+    st.plotly_chart(fig, key="offers_over_time_chart")
+    st.dataframe(df, hide_index=True, key="offers_over_time", column_config={
+        c: st.column_config.NumberColumn(format="percent") for c in ("click_rate", "claim_rate", "redeem_rate")})
+    download_csv(df, "offer_conversion_by_day.csv", key="csv_over_time")
+
+
+def _offer_table(ctx: PageContext, lo, hi, venue_id) -> None:
+    df = offers.offer_list(ctx.db, lo, hi, venue_id=venue_id, limit=LIST_LIMIT)
+    if df.empty:
+        empty_state("No offers in this period.", "Widen the date range.")
+        return
+    freshness(df["as_of"].iloc[0], "Status")
+    table = pd.DataFrame({
+        "Offer": df["title"],
+        "Venue": df["venue_name"],
+        "Status": df["status"],
+        "Final": ~df["window_open"].astype(bool),
+        "Starts": df["start_time"],
+        "Ends": df["end_time"],
+        "Targeted": df["push_recipient_count"],
+        "Views": df["view_count"],
+        "Clicks": df["click_count"],
+        "Claimed": df["claimed_count"],
+        "Max claims": df["max_claims"],
+        "Redeemed": df["redeemed_count"],
+        "offer_id": df["offer_id"].astype(str),
+    })
+    st.dataframe(table, hide_index=True, key="offers_table", column_config={
+        "Starts": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "Ends": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "Final": st.column_config.CheckboxColumn(help="False while the offer's window is still open."),
+    })
+    download_csv(table, "offers.csv", key="csv_offers")

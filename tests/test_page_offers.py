@@ -1,0 +1,175 @@
+"""The Offers page in-process (AppTest) against a real database holding known offers, events and claims:
+numbers shown equal queries.offers, filters live in the URL, running offers are marked not final, empty
+and bad input degrade to readable messages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.widgets import range_bounds
+from queries import offers
+from queries.runner import Database
+
+USERS = [uuid.UUID(int=0x300 + i) for i in range(4)]
+VENUE_A, VENUE_B = uuid.UUID(int=0xC01), uuid.UUID(int=0xC02)
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def script(role: str = "pm", venue_ids: tuple = ()) -> str:
+    return f"""
+import uuid
+from dashboard.shell import render_page
+from dashboard.context import Account
+render_page("offers", Account("someone", {role!r}, venue_ids=tuple(uuid.UUID(v) for v in {[str(v) for v in venue_ids]!r})))
+"""
+
+
+def run_page(params: dict[str, str] | None = None, **kw) -> AppTest:
+    at = AppTest.from_string(script(**kw), default_timeout=60)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _param(at: AppTest, name: str) -> str | None:
+    value = at.query_params.get(name)
+    return value[0] if isinstance(value, list) else value
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+TABLES = {  # a column that only that table has
+    "offers_funnel_steps": "Counter % of previous",
+    "offers_table": "Max claims",
+    "offers_funnel_by_offer": "Claimed % of viewed",
+    "offers_over_time": "claim_rate",
+}
+
+
+def _frame(at: AppTest, key: str):
+    return next(d.value for d in at.dataframe if TABLES[key] in d.value.columns)
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+@pytest.fixture
+def page_env(db_url, monkeypatch):
+    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", db_url)
+    return db_url
+
+
+def _offer(conn, venue, title, start, end, targeted):
+    return conn.execute(
+        """INSERT INTO flash_offers (venue_id, title, description, max_claims, start_time, end_time,
+                                     push_sent, push_sent_at, push_recipient_count)
+           VALUES (%s, %s, 'd', 10, %s, %s, true, %s, %s) RETURNING id""",
+        (venue, title, start, end, start, targeted)).fetchone()[0]
+
+
+def _event(conn, offer, user, kind, at):
+    conn.execute(
+        """INSERT INTO event_stream (event_type, category, user_id, target_type, target_id, venue_id,
+                                     visibility, is_analytics_event, created_at)
+           VALUES (%s, 'commerce', %s, 'offer', %s, (SELECT venue_id FROM flash_offers WHERE id = %s),
+                   'private', true, %s)""", (f"flash_offer_{kind}", user, offer, offer, at))
+
+
+@pytest.fixture
+def data(conn):
+    """Venue A: 'Past deal' (ended yesterday; 2 viewers, 1 clicks and claims and redeems) and 'Live deal'
+    (running; 1 viewer).  Venue B: 'Other deal' (ended; nobody)."""
+    for i, u in enumerate(USERS):
+        conn.execute("INSERT INTO users (id, username, display_name) VALUES (%s, %s, 'x')", (u, f"user{i}"))
+    conn.execute("INSERT INTO venues (id, name, category, city, lat, lng) VALUES "
+                 "(%s, 'Alpha Bar', 'bar', 'Lisbon', 38.7, -9.1), (%s, 'Beta Cafe', 'cafe', 'Lisbon', 38.7, -9.1)",
+                 (VENUE_A, VENUE_B))
+    s = NOW - timedelta(days=2)
+    past = _offer(conn, VENUE_A, "Past deal", s, NOW - timedelta(days=1), 20)
+    _event(conn, past, USERS[0], "view", s + timedelta(minutes=1))
+    _event(conn, past, USERS[0], "click", s + timedelta(minutes=2))
+    conn.execute("""INSERT INTO flash_offer_claims (offer_id, user_id, token, status, redeemed_at, expires_at, created_at)
+                    VALUES (%s, %s, 'ABCDEF', 'redeemed', %s, %s, %s)""",
+                 (past, USERS[0], s + timedelta(minutes=40), s + timedelta(hours=2), s + timedelta(minutes=10)))
+    _event(conn, past, USERS[1], "view", s + timedelta(minutes=5))
+    live = _offer(conn, VENUE_A, "Live deal", NOW - timedelta(hours=1), NOW + timedelta(hours=3), 5)
+    _event(conn, live, USERS[2], "view", NOW - timedelta(minutes=30))
+    other = _offer(conn, VENUE_B, "Other deal", s, NOW - timedelta(days=1, hours=12), 7)
+    return {"past": past, "live": live, "other": other}
+
+
+def test_page_shows_the_funnel_across_offers_and_marks_running_ones_not_final(page_env, data):
+    at = run_page()
+    with Database(page_env, record=False) as db:
+        start, end = (datetime.fromisoformat(_param(at, k)).date() for k in ("from", "to"))
+        want = offers.funnel(db, *range_bounds(start, end))["total"]
+    assert _metric(at, "Targeted") == "32" == str(want["targeted"])
+    assert _metric(at, "Viewed") == "3" == str(want["viewed_users"])
+    assert _metric(at, "Claimed") == "1" and _metric(at, "Redeemed") == "1"
+    assert _metric(at, "Time to claim (median / p90)") == "9.0 min / 9.0 min"
+    assert _metric(at, "Time to redeem (median / p90)") == "30.0 min / 30.0 min"
+    assert "Not final: 1 of these offers is still running" in _texts(at.warning)
+
+    steps = _frame(at, "offers_funnel_steps").set_index("Step")
+    assert steps.loc["Viewed", "Unique users"] == 3 and steps.loc["Viewed", "% of first"] == "9.4%"
+    assert steps.loc["Clicked", "% of previous"] == "33.3%"
+    assert steps.loc["Viewed", "Raw counter"] == 3
+
+    table = _frame(at, "offers_table").set_index("Offer")
+    assert table.loc["Live deal", "Status"] == "active" and not table.loc["Live deal", "Final"]
+    assert table.loc["Past deal", "Status"] == "expired" and table.loc["Past deal", "Final"]
+    assert table.loc["Past deal", "Claimed"] == 1 and table.loc["Other deal", "Targeted"] == 7
+
+    by_offer = _frame(at, "offers_funnel_by_offer").set_index("Offer")
+    assert by_offer.loc["Past deal", "Viewed"] == 2 and by_offer.loc["Past deal", "Claimed"] == 1
+    days = _frame(at, "offers_over_time")
+    assert days["viewed_users"].sum() == 3
+    assert len(at.get("download_button")) >= 4  # every table has its CSV
+
+
+def test_venue_and_offer_filters_round_trip_through_the_url(page_env, data):
+    at = run_page({"venue": str(VENUE_A)})
+    assert _param(at, "venue") == str(VENUE_A)
+    assert set(_frame(at, "offers_table")["Offer"]) == {"Past deal", "Live deal"}
+    assert _metric(at, "Targeted") == "25"
+
+    # choosing an offer in the box puts it in the address; a fresh page at that address shows the same
+    at.selectbox(key="url_offer").set_value(str(data["past"])).run()
+    assert _param(at, "offer") == str(data["past"])
+    assert _metric(at, "Targeted") == "20" and _metric(at, "Viewed") == "2"
+    assert not any("Not final" in str(w.value) for w in at.warning)
+
+    again = run_page({k: _param(at, k) for k in ("venue", "offer", "from", "to")})
+    assert _metric(again, "Targeted") == "20"
+    assert again.selectbox(key="url_offer").value == str(data["past"])
+    assert again.selectbox(key="url_venue").value == str(VENUE_A)
+
+
+def test_bad_filter_values_in_the_url_are_ignored_with_a_warning(page_env, data):
+    at = run_page({"venue": "not-a-venue", "offer": str(uuid.uuid4()), "from": "yesterday"})
+    warnings = _texts(at.warning)
+    assert "venue=not-a-venue" in warnings and "from=yesterday" in warnings and "offer=" in warnings
+    assert _param(at, "venue") == "all"
+    assert _metric(at, "Targeted") == "32"
+
+
+def test_a_period_without_offers_says_so_and_what_to_do(page_env, data):
+    at = run_page({"from": "2020-01-01", "to": "2020-01-31"})
+    assert "No offers ran between 2020-01-01 and 2020-01-31" in _texts(at.info)
+    assert "Widen the date range" in _texts(at.info)
+
+
+def test_an_empty_database_shows_how_to_get_data(page_env):
+    at = run_page()
+    assert "There are no flash offers yet" in _texts(at.info)
+    assert "venuepulse seed --scale small" in _texts(at.info)
+    assert not at.dataframe
