@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import psycopg
-import pytest
 
 from queries.migrate import current, heads, migrate
-from queries.migrations.sqlfile import sql_path
 
-pytestmark = pytest.mark.skipif(
-    not sql_path("0001_schema.up.sql").exists(),
-    reason="queries/migrations/sql/0001_schema.up.sql is not written yet",
-)
+HEAD = heads()[-1]
 
 USER_TABLES = "select count(*) from pg_tables where schemaname = 'public' and tablename <> 'alembic_version'"
 
@@ -21,22 +16,26 @@ def count_tables(url: str) -> int:
         return c.execute(USER_TABLES).fetchone()[0]
 
 
-def test_there_is_one_head_and_it_is_the_schema_revision():
-    assert heads() == ["0001"]
+def test_history_is_one_line_from_the_schema_revision():
+    from queries.migrate import _script
+
+    assert len(heads()) == 1
+    chain = [r.revision for r in _script().walk_revisions()]
+    assert chain[-1] == "0001" and chain[0] == HEAD
 
 
 def test_template_copies_are_at_head(db_url):
-    assert current(db_url) == "0001"
+    assert current(db_url) == HEAD
     assert count_tables(db_url) > 0
 
 
 def test_migrate_api_goes_to_base_and_back(empty_db_url):
     assert current(empty_db_url) is None
-    assert migrate(empty_db_url) == (None, "0001")
-    assert migrate(empty_db_url) == ("0001", "0001")
-    assert migrate(empty_db_url, "base") == ("0001", None)
+    assert migrate(empty_db_url) == (None, HEAD)
+    assert migrate(empty_db_url) == (HEAD, HEAD)
+    assert migrate(empty_db_url, "base") == (HEAD, None)
     assert count_tables(empty_db_url) == 0
-    assert migrate(empty_db_url, "head") == (None, "0001")
+    assert migrate(empty_db_url, "head") == (None, HEAD)
     assert count_tables(empty_db_url) > 0
 
 
@@ -44,10 +43,10 @@ def test_cli_migrate_twice_succeeds_and_second_run_is_a_no_op(run_cli, empty_db_
     env = {"VENUEPULSE_DATABASE_URL": empty_db_url}
     first = run_cli("migrate", env=env)
     assert first.returncode == 0, first.stderr
-    assert "base -> 0001" in first.stdout
+    assert f"base -> {HEAD}" in first.stdout
     second = run_cli("migrate", env=env)
     assert second.returncode == 0, second.stderr
-    assert "already at 0001" in second.stdout
+    assert f"already at {HEAD}" in second.stdout
 
 
 def test_cli_migrate_to_base_then_head(run_cli, empty_db_url):
@@ -55,7 +54,7 @@ def test_cli_migrate_to_base_then_head(run_cli, empty_db_url):
     assert run_cli("migrate", env=env).returncode == 0
     down = run_cli("migrate", "--to", "base", env=env)
     assert down.returncode == 0, down.stderr
-    assert "0001 -> base" in down.stdout
+    assert f"{HEAD} -> base" in down.stdout
     assert count_tables(empty_db_url) == 0
     with psycopg.connect(empty_db_url) as c:
         assert c.execute("select count(*) from alembic_version").fetchone()[0] == 0

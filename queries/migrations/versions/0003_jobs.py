@@ -1,13 +1,13 @@
 """Jobs: counter drift history (what reconcile_counters found and repaired) and a guarded partition drop.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 from queries.migrations.sqlfile import run_sql_file
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

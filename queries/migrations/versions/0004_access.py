@@ -1,13 +1,13 @@
 """Access control: dashboard accounts, read-only roles, row-level security for venue owners.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 """
 
 from queries.migrations.sqlfile import run_sql_file
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
