@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from queries import maintenance
 from queries.maintenance import Outcome
@@ -98,11 +97,3 @@ def rollup_query_histograms(db: Database, ctx: JobContext) -> Outcome:
 def probe_queries(db: Database, ctx: JobContext) -> Outcome:
     return maintenance.probe_queries(db)
 
-
-def job_names() -> list[str]:
-    return list(JOBS)
-
-
-def describe(spec: JobSpec) -> dict[str, Any]:
-    return {"name": spec.name, "schedule": spec.schedule, "grace_seconds": spec.grace_seconds,
-            "description": spec.description}
