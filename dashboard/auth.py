@@ -6,7 +6,7 @@ section, OpenID Connect (``st.login``) signs people in instead and the identity'
 account.  The account is re-read on every run, so disabling or removing it signs the person out at once.
 
 Connections: ``VENUEPULSE_SIGNIN_DATABASE_URL`` (the ``venuepulse_dashboard_signin`` role, which may only
-call the sign-in functions) or else the dashboard's URL.  A venue owner is let in only when the owner
+call the sign-in functions) or else the administrative URL (``VENUEPULSE_DATABASE_URL`` and friends).  A venue owner is let in only when the owner
 connection really is restricted by row-level security; otherwise sign-in is refused, never widened.
 """
 
@@ -23,7 +23,7 @@ from queries import accounts
 from queries.errors import DatabaseUnavailable, VenuePulseError
 from queries.runner import Database
 
-from .context import Account, dashboard_url, owner_url
+from .context import Account, owner_url
 
 log = logging.getLogger("venuepulse.auth")
 
@@ -33,12 +33,15 @@ ROLE_LABELS = {"pm": "Product manager", "engineer": "Engineer", "venue_owner": "
 
 
 def signin_url() -> str:
-    return os.environ.get("VENUEPULSE_SIGNIN_DATABASE_URL") or dashboard_url()
+    """The sign-in role's URL, else the administrative one (never the reader's: it cannot see accounts)."""
+    from queries.config import get_database_url
+
+    return os.environ.get("VENUEPULSE_SIGNIN_DATABASE_URL") or get_database_url(None)
 
 
 @st.cache_resource(show_spinner=False)
 def _database(url: str) -> Database:
-    return Database(url, min_size=1, max_size=4, application_name="venuepulse-signin").open()
+    return Database(url, record=False, min_size=1, max_size=4, application_name="venuepulse-signin").open()
 
 
 @st.cache_data(ttl=300, show_spinner=False)

@@ -281,9 +281,166 @@ def register_jobs(sub: Any) -> None:
     g.add_argument("--once", metavar="NAME", help="run job NAME now and print what it did")
 
 
+# --- users ----------------------------------------------------------------------------------------------
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """The new password from stdin (--password-stdin) or a no-echo prompt; never echoed or logged."""
+    import getpass
+
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise VenuePulseError("--password-stdin was given but stdin is empty")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise VenuePulseError("no terminal to ask for the password on; pipe it in with --password-stdin")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise VenuePulseError("the two passwords differ; nothing was changed")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from queries import accounts
+    from queries.runner import Database
+
+    action = args.users_command
+    with Database(database_url(args), record=False, max_size=1, application_name="venuepulse-cli") as db:
+        if action == "list":
+            rows = accounts.list_accounts(db)
+            if not rows:
+                say("no accounts yet; add one with 'venuepulse users add NAME --role pm'")
+                return 0
+            say(f"{'username':<24} {'role':<12} {'display name':<24} {'venues':>6}  {'last sign-in':<20} state")
+            for r in rows:
+                state = "disabled" if r["disabled"] else "locked" if r["locked"] else "active"
+                venues = str(r["venue_count"]) if r["role"] == "venue_owner" else "all"
+                last = r["last_sign_in_at"].strftime("%Y-%m-%d %H:%M") if r["last_sign_in_at"] else "never"
+                say(f"{r['username']:<24} {r['role']:<12} {r['display_name'][:24]:<24} {venues:>6}  {last:<20} {state}")
+            return 0
+        if action == "add":
+            accounts.normalize_username(args.username)  # a bad name is reported before the password prompt
+            accounts.check_role(args.role)
+            row = accounts.add_account(db, args.username, _read_password(args), args.role,
+                                       display_name=args.display_name or "", email=args.email, app_user=args.app_user)
+            extra = ""
+            if args.role == "venue_owner":
+                extra = f", sees {len(accounts.owner_venue_ids(db, row['username']))} venue(s)"
+            say(f"added {row['role']} account {row['username']}{extra}")
+        elif action == "set-password":
+            if accounts.get_account(db, args.username) is None:
+                raise VenuePulseError(f"there is no account named {args.username.strip().lower()!r}")
+            accounts.set_password(db, args.username, _read_password(args))
+            say(f"password of {args.username.strip().lower()} changed (and any lock lifted)")
+        elif action == "unlock":
+            accounts.unlock(db, args.username)
+            say(f"{args.username.strip().lower()} unlocked")
+        elif action in ("disable", "enable"):
+            accounts.set_disabled(db, args.username, action == "disable")
+            say(f"{args.username.strip().lower()} {action}d")
+        elif action == "remove":
+            accounts.remove_account(db, args.username)
+            say(f"removed {args.username.strip().lower()}")
+    return 0
+
+
+def register_users(sub: Any) -> None:
+    p = sub.add_parser("users", parents=[COMMON], help="dashboard accounts: add, list, set-password, remove, ...")
+    us = p.add_subparsers(dest="users_command", metavar="{list,add,set-password,remove,unlock,disable,enable}",
+                          required=True)
+    add_command(us, "list", cmd_users, help="every account (never passwords or hashes)")
+    a = add_command(us, "add", cmd_users, help="add an account (asks for the password)")
+    a.add_argument("username")
+    a.add_argument("--role", required=True, choices=["pm", "engineer", "venue_owner"])
+    a.add_argument("--display-name", default="")
+    a.add_argument("--email", default=None, help="identity-provider e-mail for OIDC sign-in")
+    a.add_argument("--app-user", default=None, metavar="USER",
+                   help="venue_owner only: the app user (users.id or username) whose venues the account sees")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from stdin's first line")
+    sp = add_command(us, "set-password", cmd_users, help="change a password (and lift a lock)")
+    sp.add_argument("username")
+    sp.add_argument("--password-stdin", action="store_true", help="read the password from stdin's first line")
+    for name, what in (("remove", "delete an account"), ("unlock", "lift a sign-in lock"),
+                       ("disable", "keep an account but refuse its sign-in"), ("enable", "undo disable")):
+        add_command(us, name, cmd_users, help=what).add_argument("username")
+
+
+# --- bench ----------------------------------------------------------------------------------------------
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from jobs import bench
+
+    only = [s.strip() for s in args.only.split(",")] if args.only else None
+    result = bench.run(database_url(args), args.scale, only, repeats=args.repeats, say=say)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"venuepulse bench --scale {args.scale} ({result['postgres']})")
+    for col in ("scenario", "figure", "value"):
+        table.add_column(col)
+    for row in bench.table_rows(result):
+        table.add_row(*row)
+    Console().print(table)
+    if args.json:
+        bench.write_json(result, Path(args.json))
+        say(f"wrote {args.json}")
+    if args.markdown:
+        Path(args.markdown).write_text(bench.markdown(result), encoding="utf-8")
+        say(f"wrote {args.markdown}")
+    return 0
+
+
+def register_bench(sub: Any) -> None:
+    p = add_command(sub, "bench", cmd_bench, help="measure refresh, recording, pages, writes and load side by side")
+    p.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
+    p.add_argument("--only", metavar="NAMES", help="comma-separated scenarios: load,refresh,recording,pages,writes")
+    p.add_argument("--repeats", type=int, default=5, help="repetitions per measurement (default 5)")
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    p.add_argument("--markdown", metavar="FILE", help="write the results table as Markdown")
+
+
+# --- seed, simulate (demo data and live traffic: jobs/seed, jobs/simulate.py) ---------------------------
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from jobs.seed.cli import cmd_seed as run
+
+    return run(args, database_url(args))
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from jobs.seed.cli import cmd_simulate as run
+
+    return run(args, database_url(args))
+
+
+def register_seed(sub: Any) -> None:
+    p = add_command(sub, "seed", cmd_seed, help="fill the database with a realistic, reproducible app history")
+    p.add_argument("--scale", choices=["tiny", "small", "medium", "large"], default="small",
+                   help="about 10k, 200k, 2M or 20M check-ins (default small)")
+    p.add_argument("--seed", type=int, default=42, help="random seed: the same seed gives the same data")
+    p.add_argument("--days", type=int, default=None, help="length of the history in days (default by scale)")
+    p.add_argument("--reset", action="store_true", help="delete the existing app data first (says what)")
+    p.add_argument("--append", action="store_true", help="add a new population next to the existing data")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def register_simulate(sub: Any) -> None:
+    p = add_command(sub, "simulate", cmd_simulate, help="live traffic through the database contract until stopped")
+    p.add_argument("--rate", type=float, default=5.0, metavar="EVENTS_PER_SECOND", help="default 5")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument("--seed", type=int, default=None, help="random seed for the choice of actions")
+    p.add_argument("--quiet", action="store_true", help="print only the final counts")
+
+
 # --- wiring ---------------------------------------------------------------------------------------------
 
-COMMANDS: list[Callable[[Any], None]] = [register_up, register_dashboard, register_db, register_migrate, register_jobs]
+COMMANDS: list[Callable[[Any], None]] = [register_up, register_dashboard, register_db, register_migrate, register_jobs,
+                                         register_users, register_bench, register_seed, register_simulate]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -182,21 +182,30 @@ def owner_venue_ids(db: Database, account: Any) -> list[UUID]:
     return [r["venue_id"] for r in rows]
 
 
-def create_demo_accounts(db: Database, venue_owner_user_id: UUID | str | None) -> list[tuple[str, str, str]]:
-    """One demo account per role with fresh random passwords: ``[(username, role, password), ...]``.
+DEMO_ACCOUNTS = (
+    ("demo-pm", "pm", "Demo product manager"),
+    ("demo-engineer", "engineer", "Demo engineer"),
+    ("demo-owner", "venue_owner", "Demo venue owner"),
+)
 
-    Run again, it resets the same accounts with new passwords (print them once, never log them).  The
-    owner account is linked to ``venue_owner_user_id``, the app user whose venues it sees.
+
+def create_demo_accounts(db: Database, venue_owner_user_id: UUID | str | None = None,
+                         *, reset: bool = False) -> list[tuple[str, str, str]]:
+    """One demo account per role with random passwords; returns ``[(username, role, password), ...]``.
+
+    Only accounts that do not exist yet are created (and returned), so passwords changed with
+    ``venuepulse users set-password`` survive restarts; ``reset=True`` gives all three new passwords.
+    The owner account is linked to ``venue_owner_user_id`` (an app user id or username), or by default
+    to an app user who owns a few venues.  Print the passwords once; never log them.
     """
-    app_user_id = None
     if venue_owner_user_id is not None:
         app_user_id = resolve_app_user(db, venue_owner_user_id)["id"]
+    else:
+        app_user_id = db.scalar("accounts.demo_owner_user")
     out = []
-    for username, role, display in (
-        ("demo-pm", "pm", "Demo product manager"),
-        ("demo-engineer", "engineer", "Demo engineer"),
-        ("demo-owner", "venue_owner", "Demo venue owner"),
-    ):
+    for username, role, display in DEMO_ACCOUNTS:
+        if not reset and get_account(db, username) is not None:
+            continue
         password = secrets.token_urlsafe(12)
         _write(db, "accounts.upsert_demo", {
             "username": username, "display_name": display, "role": role,

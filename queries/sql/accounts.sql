@@ -95,3 +95,11 @@ SELECT venuepulse_auth.account_id_for_email(%(email)s) AS account_id
 -- name: accounts.connection_scope --
 SELECT current_user::text AS role_name, vp_is_scoped_role() AS scoped,
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser
+
+-- name: accounts.demo_owner_user --
+-- The demo owner: an app user owning a few venues (2-5 preferred), deterministic for the same data.
+SELECT user_id
+FROM venue_owners
+GROUP BY user_id
+ORDER BY (count(*) BETWEEN 2 AND 5) DESC, count(*) DESC, user_id
+LIMIT 1

@@ -30,5 +30,10 @@ ALTER TABLE venues DISABLE ROW LEVEL SECURITY;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM venuepulse_reader;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM venuepulse_reader, venuepulse_owner;
 REVOKE USAGE ON SCHEMA public FROM venuepulse_reader, venuepulse_owner;
+DO $$
+BEGIN
+  EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database());
+END;
+$$;
 -- pg_read_all_stats is a cluster-wide membership that other databases' readers rely on: kept.
 -- CREATE on schema public stays revoked from PUBLIC (PostgreSQL 15's default; not worth undoing).

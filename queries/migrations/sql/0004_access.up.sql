@@ -30,8 +30,16 @@ BEGIN
 END;
 $$;
 
--- The readers must never create objects (PostgreSQL 15+ already refuses PUBLIC; older clusters did not).
+-- The readers must never create objects (PostgreSQL 15+ already refuses PUBLIC; older clusters did not),
+-- not even temporary tables, which PUBLIC may make by default and read-only transactions allow.  The
+-- migrating role (jobs and the CLI use it) keeps them.
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+DO $$
+BEGIN
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+  EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', current_database(), current_user);
+END;
+$$;
 
 -- ---------------------------------------------------------------------------------------------------
 -- Reader: every table, view and materialized view of the public schema, now and later (default
