@@ -4,8 +4,8 @@
   users), read through ``venue_stats_visible`` and as fresh as its last refresh.
 * User-venue engagement is ``venue_interactions.engagement_score`` (10·check-ins + 50·review +
   100·favorited + 25·collections + 5·claims), kept live by triggers.
-* Top pairs name a user only when their privacy allows it (profile public, activity feed not private,
-  activity status shown); other users are returned as a count, never as a name or id.
+* Top pairs name a user only when the privacy layer's ``vp_user_label(user, 'activity_feed')`` does
+  (profile and activity feed both public); other users are returned as a count, never as a name or id.
 * Notifications, per category and channel: sent (the channel was asked for), delivered (sent and a
   delivery time recorded for the channel), read and clicked (delivered on the channel and read/clicked).
 

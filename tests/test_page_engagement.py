@@ -65,8 +65,8 @@ def page_env(db_url, monkeypatch):
 
 @pytest.fixture
 def data(conn):
-    """alice (default privacy) 5 check-ins at venue 0 (a bar); bob 3 there and a favorite at venue 2 (a cafe);
-    secretcarol (private profile) 9 check-ins at venue 1 (a bar); dave 1 at venue 2; hiddeneve (activity
+    """alice (public) 5 check-ins at venue 0 (a bar); bob (public) 3 there and a favorite at venue 2 (a cafe);
+    secretcarol (private profile) 9 check-ins at venue 1 (a bar); dave (public) 1 at venue 2; hiddeneve (activity
     feed private) 2 at venue 2.  Notifications: 3 flash-offer pushes (2 delivered, 1 read and clicked) and
     1 in-app friend request delivered and read."""
     for u, name in zip(USERS, NAMES, strict=True):
@@ -74,8 +74,11 @@ def data(conn):
     for v, (name, cat) in zip(VENUES, [("Alpha", "bar"), ("Beta", "bar"), ("Gamma", "cafe")], strict=True):
         conn.execute("INSERT INTO venues (id, name, category, city, lat, lng) VALUES (%s, %s, %s, 'Lisbon', 38.7, -9.1)",
                      (v, name, cat))
+    for u in (USERS[0], USERS[1], USERS[3]):
+        conn.execute("INSERT INTO user_privacy (user_id, visibility) VALUES (%s, %s)",
+                     (u, json.dumps({"profile": "public", "activity_feed": "public"})))
     conn.execute("INSERT INTO user_privacy (user_id, visibility) VALUES (%s, %s)",
-                 (USERS[2], json.dumps({"profile": "private"})))
+                 (USERS[2], json.dumps({"profile": "private", "activity_feed": "public"})))
     conn.execute("INSERT INTO user_privacy (user_id, visibility) VALUES (%s, %s)",
                  (USERS[4], json.dumps({"profile": "public", "activity_feed": "private"})))
     visits = [(0, 0, 5), (1, 0, 3), (2, 1, 9), (3, 2, 1), (4, 2, 2)]
@@ -171,3 +174,13 @@ def test_venue_owners_cannot_open_the_page(page_env, data):
     at = run_page(role="venue_owner")
     assert "not available to your role" in at.error[0].value
     assert not at.metric and not at.dataframe
+
+
+def test_page_works_on_the_read_only_dashboard_role(db_url, data, monkeypatch):
+    from queries.access import ensure_login_roles
+
+    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", ensure_login_roles(db_url)["reader_url"])
+    at = run_page()
+    assert _metric(at, "Venues") == "3" and _metric(at, "User-venue pairs") == "6"
+    assert list(_table(at, "engagement_score")["username"]) == ["bob", "alice", "bob", "dave"]
+    assert not at.warning

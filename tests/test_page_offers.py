@@ -173,3 +173,20 @@ def test_an_empty_database_shows_how_to_get_data(page_env):
     assert "There are no flash offers yet" in _texts(at.info)
     assert "venuepulse seed --scale small" in _texts(at.info)
     assert not at.dataframe
+
+
+def test_a_venue_owner_sees_only_their_venues_offers_through_row_level_security(db_url, data, monkeypatch):
+    from queries.access import ensure_login_roles
+
+    roles = ensure_login_roles(db_url)
+    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", roles["reader_url"])
+    monkeypatch.setenv("VENUEPULSE_OWNER_DATABASE_URL", roles["owner_url"])
+    at = run_page(role="venue_owner", venue_ids=(VENUE_B,))
+    assert at.title[0].value == "Your offers"
+    assert set(_frame(at, "offers_table")["Offer"]) == {"Other deal"}
+    assert _metric(at, "Targeted") == "7" and _metric(at, "Viewed") == "0"
+    # another venue's id in the address is not a choice for this owner
+    at = run_page({"venue": str(VENUE_A)}, role="venue_owner", venue_ids=(VENUE_B,))
+    assert "venue=" in _texts(at.warning)
+    assert set(_frame(at, "offers_table")["Offer"]) == {"Other deal"}
+    assert _metric(at, "Targeted") == "7"

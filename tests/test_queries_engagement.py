@@ -153,28 +153,29 @@ def test_top_pairs_name_only_users_whose_privacy_allows_and_count_the_others(con
                          (u, VENUES[0], NOW - timedelta(days=n + 1, minutes=i)))
         conn.execute("INSERT INTO check_ins (user_id, venue_id, checked_in_at, is_active) VALUES (%s, %s, %s, false)",
                      (u, VENUES[2], NOW - timedelta(hours=1, minutes=i)))
-    # user0: no privacy row (defaults: public); user1: profile private; user2: activity feed private;
-    # user3: hides activity status; user4: profile public explicitly; user5: profile friends
-    _privacy(conn, USERS[1], profile="private")
-    _privacy(conn, USERS[2], activity_feed="private")
-    _privacy(conn, USERS[3], show_status=False)
+    # named only with profile and activity feed public (vp_user_label(user, 'activity_feed')):
+    # user0: no privacy row (activity feed defaults to friends); user1: profile private; user2: activity
+    # feed friends; user3: public, hides activity status (not part of the rule); user4: public;
+    # user5: profile friends
+    _privacy(conn, USERS[1], profile="private", activity_feed="public")
+    _privacy(conn, USERS[2], activity_feed="friends")
+    _privacy(conn, USERS[3], show_status=False, activity_feed="public")
     _privacy(conn, USERS[4], profile="public", activity_feed="public")
-    _privacy(conn, USERS[5], profile="friends")
+    _privacy(conn, USERS[5], profile="friends", activity_feed="public")
 
     top = engagement.top_pairs(db, limit=6)
     rows = top["rows"]
-    assert list(rows["username"]) == ["user0", "user4"]
-    assert list(rows["rank"]) == [1, 5]
-    assert list(rows["engagement_score"]) == [100, 60]
+    assert list(rows["username"]) == ["user3", "user4"]
+    assert list(rows["rank"]) == [4, 5]
+    assert list(rows["engagement_score"]) == [70, 60]
     assert list(rows["venue_name"]) == ["Venue 0", "Venue 0"]
     assert top["private_users"] == 4 and top["private_pairs"] == 4
-    shown_ids = set(rows["user_id"])
-    assert shown_ids == {USERS[0], USERS[4]}
+    assert set(rows["user_id"]) == {USERS[3], USERS[4]}
 
-    # across both venues: 12 pairs, the 6 cafe pairs (score 10) rank last
+    # across both venues: 12 pairs, the 6 cafe pairs (score 10, latest first) rank last
     top = engagement.top_pairs(db, limit=12)
     assert top["private_users"] == 4 and top["private_pairs"] == 8
-    assert list(top["rows"]["rank"]) == [1, 5, 7, 11]
+    assert list(top["rows"]["rank"]) == [4, 5, 10, 11]
     # the category filter keeps only the cafe's pairs
     cafe = engagement.top_pairs(db, limit=12, category="cafe")
     assert set(cafe["rows"]["venue_name"]) == {"Venue 2"} and cafe["private_pairs"] == 4

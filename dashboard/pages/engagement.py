@@ -35,8 +35,8 @@ VENUE_HELP = ("Venue engagement = check-ins + 5 × reviews + 3 × users who favo
               "an offer (venue_stats, refreshed every 5 minutes).")
 PAIR_HELP = ("User-venue engagement = 10 × check-ins + 50 × review + 100 × favorited + 25 × collections holding "
              "the venue + 5 × offer claims (venue_interactions, kept live).")
-PRIVACY_HELP = ("A user is named only if their profile is public, their activity feed is not private and they "
-                "show their activity status. Everyone else is only counted.")
+PRIVACY_HELP = ("A user is named only if both their profile and their activity feed are public in their privacy "
+                "settings. Everyone else is only counted.")
 NOTIF_HELP = ("Per channel: **sent** = the notification asked for the channel; **delivered** = sent and a delivery "
               "time was recorded for the channel; **read** / **clicked** = delivered on the channel and read / "
               "clicked (read and click belong to the notification, so one delivered on two channels counts "

@@ -78,27 +78,23 @@ GROUP BY 1, 2
 ORDER BY 1
 
 -- name: engagement.top_pairs --
--- The top `limit` user-venue pairs by engagement_score.  A user is named only when their profile is
--- public, their activity feed is not private and they show their activity status (no user_privacy row
--- means the schema's defaults: profile public, activity feed friends, status shown).  Other users' rows
--- come back with user_id and username NULL: they are only counted, never identified.
+-- The top `limit` user-venue pairs by engagement_score.  A user is named only when the privacy layer's
+-- vp_user_label(user, 'activity_feed') names them (profile and activity feed both public).  Other
+-- users' rows come back with user_id and username NULL: they are only counted, never identified.
 WITH top AS (
   SELECT vi.id, vi.user_id, vi.venue_id, vi.engagement_score, vi.check_in_count, vi.review_count,
          vi.is_favorited, vi.collection_count, vi.flash_offer_claim_count, vi.last_interaction_at,
-         coalesce(p.visibility ->> 'profile', 'public') = 'public'
-           AND coalesce(p.visibility ->> 'activity_feed', 'friends') <> 'private'
-           AND coalesce(p.show_activity_status, true) AS is_public
+         vp_user_label(vi.user_id, 'activity_feed') AS label
   FROM venue_interactions vi
   JOIN venues v ON v.id = vi.venue_id
-  LEFT JOIN user_privacy p ON p.user_id = vi.user_id
   WHERE (%(category)s::text IS NULL OR v.category = %(category)s::text)
   ORDER BY vi.engagement_score DESC, vi.last_interaction_at DESC, vi.id
   LIMIT %(limit)s
 )
 SELECT row_number() OVER (ORDER BY t.engagement_score DESC, t.last_interaction_at DESC, t.id)::bigint AS rank,
-       t.is_public,
-       CASE WHEN t.is_public THEN t.user_id END AS user_id,
-       CASE WHEN t.is_public THEN u.username END AS username,
+       t.label IS NOT NULL AS is_public,
+       CASE WHEN t.label IS NOT NULL THEN t.user_id END AS user_id,
+       t.label AS username,
        t.venue_id,
        v.name AS venue_name,
        v.category,
@@ -110,9 +106,8 @@ SELECT row_number() OVER (ORDER BY t.engagement_score DESC, t.last_interaction_a
        t.collection_count,
        t.flash_offer_claim_count,
        t.last_interaction_at,
-       (SELECT count(DISTINCT x.user_id) FROM top x WHERE NOT x.is_public)::bigint AS private_users
+       (SELECT count(DISTINCT x.user_id) FROM top x WHERE x.label IS NULL)::bigint AS private_users
 FROM top t
-JOIN users u ON u.id = t.user_id
 JOIN venues v ON v.id = t.venue_id
 ORDER BY rank
 
