@@ -147,8 +147,10 @@ def register_db(sub: Any) -> None:
 
 
 def step_migrate(url: str, to: str = "head") -> tuple[str | None, str | None]:
+    from queries.legacy import refuse_main_migration
     from queries.migrate import migrate
 
+    refuse_main_migration(url)
     before, after = migrate(url, to)
     if before == after:
         say(f"migrate: already at {after or 'base'}")
@@ -162,9 +164,59 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate_plan(args: argparse.Namespace) -> int:
+    from queries.legacy import plan
+
+    for line in plan(database_url(args)).lines():
+        say(line)
+    return 0
+
+
+def cmd_migrate_verify(args: argparse.Namespace) -> int:
+    from queries.legacy import verify
+
+    report = verify(database_url(args))
+    for line in report.lines():
+        say(line)
+    say("verify: no differences" if report.ok else f"verify: {len(report.differences)} difference(s)")
+    return 0 if report.ok else 1
+
+
+def cmd_migrate_upgrade_legacy(args: argparse.Namespace) -> int:
+    from queries import legacy
+
+    url = database_url(args)
+    if args.stamp_legacy:
+        legacy.stamp_legacy(url)
+        say("upgrade-legacy: stamped as the legacy baseline L0")
+        if args.phase is None:
+            return 0
+
+    def progress(event: legacy.BatchEvent) -> None:
+        if not event.finished and (event.batches == 1 or event.batches % 10 == 0):
+            say(f"  {event.step}: {event.rows_done} rows, {event.batches} batches (of ~{event.total} source rows)")
+
+    before, after = legacy.upgrade(url, legacy.LAST_PHASE if args.phase is None else args.phase,
+                                   on_batch=progress)
+    say(f"upgrade-legacy: {before or 'base'} -> {after}" if before != after else f"upgrade-legacy: already at {after}")
+    if after == f"L{legacy.LAST_PHASE}":
+        say("upgrade-legacy: the schema is revision 0001 now; run 'venuepulse migrate' for later revisions")
+    return 0
+
+
 def register_migrate(sub: Any) -> None:
     p = add_command(sub, "migrate", cmd_migrate, help="apply (or roll back) schema migrations")
     p.add_argument("--to", default="head", metavar="REV", help="target revision: head (default), base or an id")
+    msub = p.add_subparsers(dest="migrate_command", metavar="{plan,verify,upgrade-legacy}", required=False)
+    add_command(msub, "plan", cmd_migrate_plan, help="legacy upgrade: which phase the database is at, what comes next")
+    add_command(msub, "verify", cmd_migrate_verify,
+                help="legacy upgrade: compare old and new tables (counts, per-key checksums); exit 1 on differences")
+    u = add_command(msub, "upgrade-legacy", cmd_migrate_upgrade_legacy,
+                    help="upgrade an existing legacy app database through the review's four phases")
+    u.add_argument("--phase", type=int, choices=range(0, 5), metavar="N",
+                   help="stop after phase N (1-4; default: all the way, to revision 0001); 0-2 also go back")
+    u.add_argument("--stamp-legacy", action="store_true",
+                   help="first record an existing legacy database as the baseline L0 (changes nothing else)")
 
 
 # --- up -------------------------------------------------------------------------------------------------
@@ -407,6 +459,8 @@ def register_bench(sub: Any) -> None:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
+    if getattr(args, "legacy", False):
+        return cmd_seed_legacy(args)
     from jobs.seed.cli import cmd_seed as run
 
     return run(args, database_url(args))
@@ -427,6 +481,22 @@ def register_seed(sub: Any) -> None:
     p.add_argument("--reset", action="store_true", help="delete the existing app data first (says what)")
     p.add_argument("--append", action="store_true", help="add a new population next to the existing data")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--legacy", action="store_true",
+                   help="instead: a legacy app database (before the review) to rehearse 'migrate upgrade-legacy' on;"
+                        " scales tiny and small, into an empty database")
+
+
+def cmd_seed_legacy(args: argparse.Namespace) -> int:
+    from jobs.legacy_seed import seed_legacy
+
+    if args.reset or args.append or args.days is not None:
+        raise ConfigError("--legacy loads a fresh legacy database: --reset, --append and --days do not apply")
+    counts = seed_legacy(database_url(args), args.scale, seed=args.seed,
+                         progress=None if args.quiet else (lambda table, n: say(f"  {table}: {n} rows")))
+    if not args.quiet:
+        say(f"seed --legacy: {sum(counts.values())} rows in {len(counts)} legacy tables (upgrade revision L0); "
+            "next: venuepulse migrate plan")
+    return 0
 
 
 def register_simulate(sub: Any) -> None:

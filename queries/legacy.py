@@ -373,12 +373,13 @@ def plan(url: str) -> Plan:
     assert phase is not None
     name, _ = PHASES[phase]
     if phase == LAST_PHASE:
-        return Plan(s, f"upgrade complete (L4): the schema is revision 0001, main history at {s.main_version}",
+        return Plan(s, f"legacy upgrade complete (L4 = revision 0001); main history now at {s.main_version}",
                     "apply VenuePulse's later revisions", "venuepulse migrate", s.progress)
     nxt = phase + 1
     nname, ndesc = PHASES[nxt]
     started = any(p.step.startswith(f"L{nxt}.") for p in s.progress)
-    summary = f"L{phase}, phase {phase} of {LAST_PHASE} done ({name})"
+    summary = (f"L{phase}, phase {phase} of {LAST_PHASE} done ({name})" if phase
+               else "L0, the legacy baseline: no phase applied yet")
     if started:
         summary += f"; phase {nxt} ({nname}) started and interrupted — running it again resumes"
     return Plan(s, summary, f"phase {nxt} ({nname}): {ndesc}",
@@ -453,3 +454,14 @@ def upgrade(url: str, phase: int = LAST_PHASE, *, batch_sizes: dict[str, int] | 
     except CommandError as exc:
         raise UpgradeError(f"upgrade-legacy {before or 'base'} -> {target} failed: {exc}") from exc
     return before, status(url).version
+
+
+def refuse_main_migration(url: str) -> None:
+    """Stop ``venuepulse migrate`` on a legacy database (it would try to create tables that exist)."""
+    s = status(url)
+    if s.version is not None and s.version != f"L{LAST_PHASE}":
+        raise UpgradeError(f"this database is partway through the legacy upgrade (at {s.version}); "
+                           "continue with 'venuepulse migrate upgrade-legacy' (see 'venuepulse migrate plan').")
+    if s.version is None and s.main_version is None and s.legacy_tables_present:
+        raise UpgradeError("this database has the legacy app's tables; upgrade it with "
+                           "'venuepulse migrate upgrade-legacy' (see 'venuepulse migrate plan').")

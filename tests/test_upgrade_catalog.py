@@ -9,6 +9,8 @@ are compared), the bookkeeping tables of the two Alembic histories and the upgra
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 
@@ -100,21 +102,48 @@ def assert_same_catalog(actual: dict, expected: dict) -> None:
             assert a == e, f"{part}: {a!r} != {e!r}"
 
 
-@pytest.fixture
-def fresh_0001_catalog(empty_db_url: str) -> dict:
-    migrate(empty_db_url, "0001")
-    return describe_catalog(empty_db_url)
-
-
-def test_an_upgraded_empty_legacy_database_has_exactly_the_schema_of_revision_0001(
-        pg_server_url, fresh_0001_catalog):
+@pytest.fixture(scope="session")
+def legacy_template(pg_server_url: str) -> str:
+    """Name of a database holding the tiny legacy app database (L0), seeded once per session."""
+    from jobs.legacy_seed import seed_legacy
     from tests.conftest import create_database, drop_database
 
-    name = "vp_up_empty"
-    drop_database(pg_server_url, name)
+    name = f"vp_legacy_tmpl_{uuid.uuid4().hex[:8]}"
     url = create_database(pg_server_url, name)
     try:
-        legacy.upgrade(url, 4)
-        assert_same_catalog(describe_catalog(url), fresh_0001_catalog)
+        seed_legacy(url, "tiny", seed=7)
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        yield name
     finally:
         drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def legacy_url(pg_server_url: str, legacy_template: str) -> str:
+    """A fresh copy of the seeded legacy database (at L0); dropped after the test."""
+    from tests.conftest import create_database, drop_database
+
+    name = f"vp_l_{uuid.uuid4().hex[:12]}"
+    url = create_database(pg_server_url, name, template=legacy_template)
+    try:
+        yield url
+    finally:
+        drop_database(pg_server_url, name)
+
+
+def test_an_upgraded_legacy_database_has_exactly_the_schema_of_revision_0001(legacy_url, empty_db_url):
+    migrate(empty_db_url, "0001")
+    legacy.upgrade(legacy_url, 4)
+    assert_same_catalog(describe_catalog(legacy_url), describe_catalog(empty_db_url))
+
+
+def test_after_the_upgrade_the_main_history_continues_from_0001(legacy_url):
+    from queries.migrate import current, heads
+
+    legacy.upgrade(legacy_url, 4)
+    assert current(legacy_url) == "0001"
+    migrate(legacy_url, "head")
+    assert current(legacy_url) in heads()
+    assert legacy.plan(legacy_url).state.version == "L4"
