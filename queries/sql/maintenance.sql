@@ -113,31 +113,31 @@ ORDER BY o.id
 -- name: maintenance.interaction_drift --
 -- kind: maintenance
 -- timeout: 10min
--- Rows that differ, rows missing (stored NULL) and rows that should not exist (expected NULL).
-WITH s AS (
-  SELECT user_id, venue_id,
-         jsonb_build_object('check_in_count', check_in_count, 'last_check_in_at', last_check_in_at,
-                            'review_count', review_count, 'last_review_at', last_review_at,
-                            'current_rating', current_rating, 'is_favorited', is_favorited,
-                            'favorited_at', favorited_at, 'collection_count', collection_count,
-                            'flash_offer_claim_count', flash_offer_claim_count, 'last_claim_at', last_claim_at,
-                            'first_interaction_at', first_interaction_at,
-                            'last_interaction_at', last_interaction_at) AS doc
-  FROM venue_interactions),
-e AS (
-  SELECT user_id, venue_id,
-         jsonb_build_object('check_in_count', check_in_count, 'last_check_in_at', last_check_in_at,
-                            'review_count', review_count, 'last_review_at', last_review_at,
-                            'current_rating', current_rating, 'is_favorited', is_favorited,
-                            'favorited_at', favorited_at, 'collection_count', collection_count,
-                            'flash_offer_claim_count', flash_offer_claim_count, 'last_claim_at', last_claim_at,
-                            'first_interaction_at', first_interaction_at,
-                            'last_interaction_at', last_interaction_at) AS doc
-  FROM venue_interactions_expected)
+-- Rows that differ, rows missing (stored NULL) and rows that should not exist (expected NULL); the
+-- documents are built only for drifted rows.
 SELECT coalesce(s.user_id, e.user_id) AS user_id, coalesce(s.venue_id, e.venue_id) AS venue_id,
-       s.doc AS stored, e.doc AS expected
-FROM s FULL JOIN e ON e.user_id = s.user_id AND e.venue_id = s.venue_id
-WHERE s.doc IS DISTINCT FROM e.doc
+       CASE WHEN s.user_id IS NOT NULL THEN
+         jsonb_build_object('check_in_count', s.check_in_count, 'last_check_in_at', s.last_check_in_at,
+                              'review_count', s.review_count, 'last_review_at', s.last_review_at,
+                              'current_rating', s.current_rating, 'is_favorited', s.is_favorited,
+                              'favorited_at', s.favorited_at, 'collection_count', s.collection_count,
+                              'flash_offer_claim_count', s.flash_offer_claim_count,
+                              'last_claim_at', s.last_claim_at, 'first_interaction_at', s.first_interaction_at,
+                              'last_interaction_at', s.last_interaction_at) END AS stored,
+       CASE WHEN e.user_id IS NOT NULL THEN
+         jsonb_build_object('check_in_count', e.check_in_count, 'last_check_in_at', e.last_check_in_at,
+                              'review_count', e.review_count, 'last_review_at', e.last_review_at,
+                              'current_rating', e.current_rating, 'is_favorited', e.is_favorited,
+                              'favorited_at', e.favorited_at, 'collection_count', e.collection_count,
+                              'flash_offer_claim_count', e.flash_offer_claim_count,
+                              'last_claim_at', e.last_claim_at, 'first_interaction_at', e.first_interaction_at,
+                              'last_interaction_at', e.last_interaction_at) END AS expected
+FROM venue_interactions s
+FULL JOIN venue_interactions_expected e ON e.user_id = s.user_id AND e.venue_id = s.venue_id
+WHERE s.user_id IS NULL OR e.user_id IS NULL
+   OR (s.check_in_count, s.last_check_in_at, s.review_count, s.last_review_at, s.current_rating, s.is_favorited, s.favorited_at, s.collection_count, s.flash_offer_claim_count, s.last_claim_at, s.first_interaction_at, s.last_interaction_at)
+      IS DISTINCT FROM
+      (e.check_in_count, e.last_check_in_at, e.review_count, e.last_review_at, e.current_rating, e.is_favorited, e.favorited_at, e.collection_count, e.flash_offer_claim_count, e.last_claim_at, e.first_interaction_at, e.last_interaction_at)
 ORDER BY 1, 2
 
 -- name: maintenance.lock_venues --
