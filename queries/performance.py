@@ -272,47 +272,62 @@ def cache_stats(db: Database) -> list[dict]:
 
 def measure_recording_overhead(url: str, runs: int = 20_000, rounds: int = 5,
                                query: str = "health.ping") -> dict[str, Any]:
-    """Time ``runs`` executions of ``query`` with recording and ``runs`` without, in ``rounds``
-    interleaved rounds (alternating which goes first), on two pools of one connection each.
+    """Time ``runs`` executions of ``query`` with recording and ``runs`` without, on two pools of one
+    connection each, interleaved: each of ``rounds`` rounds alternates blocks of up to 100 runs
+    (recorded, unrecorded, then the other way round), so both sides see the same load on the machine.
 
-    Returns runs, rounds, recorded_us / unrecorded_us (median over rounds of the mean time per run, in
-    microseconds), overhead_pct ((recorded - unrecorded) / unrecorded * 100), the per-round lists, and
-    the recorder's written / dropped / failed counts after its final flush. The timings it writes are
-    real rows in query_performance_log.
+    Returns runs, rounds, block, recorded_us / unrecorded_us (median over rounds of the mean time per
+    run, in microseconds), overhead_pct (from the median over block pairs of recorded / unrecorded
+    time: robust against load that changes during the measurement), the per-round lists, and the
+    recorder's written / dropped / failed counts after its final flush. The recorded timings are real
+    rows in query_performance_log.
     """
-    if runs < rounds or rounds < 1:
-        raise ValueError("runs must be at least rounds, and rounds at least 1")
+    if rounds < 1 or runs < 2 * rounds:
+        raise ValueError("rounds must be at least 1 and runs at least twice rounds")
     per_round = runs // rounds
+    block = max(1, min(100, per_round // 10))
+    blocks = per_round // block
     recorded = Database(url, record=True, min_size=1, max_size=1)
     plain = Database(url, record=False, min_size=1, max_size=1)
     rec_times: list[float] = []
     plain_times: list[float] = []
+    ratios: list[float] = []
+
+    def timed(db: Database) -> float:
+        t0 = time.perf_counter()
+        for _ in range(block):
+            db.run(query, cache=False)
+        return time.perf_counter() - t0
+
     try:
         for db in (recorded, plain):  # warm up: connections, prepared statements
             for _ in range(min(200, per_round)):
                 db.run(query, cache=False)
         recorded.flush()
-        for i in range(rounds):
-            order = [(recorded, rec_times), (plain, plain_times)]
-            if i % 2:
-                order.reverse()
-            for db, sink in order:
-                t0 = time.perf_counter()
-                for _ in range(per_round):
-                    db.run(query, cache=False)
-                sink.append((time.perf_counter() - t0) / per_round * 1e6)
+        for _ in range(rounds):
+            rec_total = plain_total = 0.0
+            for j in range(blocks):
+                if j % 2:
+                    p, r = timed(plain), timed(recorded)
+                else:
+                    r, p = timed(recorded), timed(plain)
+                rec_total += r
+                plain_total += p
+                ratios.append(r / p)
+            rec_times.append(rec_total / (blocks * block) * 1e6)
+            plain_times.append(plain_total / (blocks * block) * 1e6)
     finally:
         plain.close()
         recorded.close()
     stats = recorded.recorder_stats()
-    rec, base = statistics.median(rec_times), statistics.median(plain_times)
     return {
         "query": query,
-        "runs": per_round * rounds,
+        "runs": blocks * block * rounds,
         "rounds": rounds,
-        "recorded_us": rec,
-        "unrecorded_us": base,
-        "overhead_pct": (rec - base) / base * 100.0,
+        "block": block,
+        "recorded_us": statistics.median(rec_times),
+        "unrecorded_us": statistics.median(plain_times),
+        "overhead_pct": (statistics.median(ratios) - 1.0) * 100.0,
         "recorded_rounds_us": rec_times,
         "unrecorded_rounds_us": plain_times,
         "written": stats.get("written", 0),
