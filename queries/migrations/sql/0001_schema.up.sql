@@ -766,6 +766,26 @@ BEGIN
     RETURN NULL;
   END IF;
 
+  -- The pair and the event first: the venue's row lock (taken below, held to commit) is what
+  -- serialises check-ins at a busy venue, so it is taken as late as possible.
+  IF TG_OP = 'INSERT' THEN
+    PERFORM vp_sync_interaction(NEW.user_id, NEW.venue_id);
+    INSERT INTO event_stream (event_type, category, user_id, target_type, target_id, venue_id, source_id,
+                              visibility, created_at)
+    VALUES ('check_in', 'social', NEW.user_id, 'venue', NEW.venue_id, NEW.venue_id, NEW.id,
+            vp_visibility_for(NEW.user_id, 'check_ins'), NEW.checked_in_at);
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM vp_sync_interaction(OLD.user_id, OLD.venue_id);
+    DELETE FROM event_stream WHERE source_id = OLD.id AND event_type = 'check_in';
+  ELSE
+    PERFORM vp_sync_interaction(OLD.user_id, OLD.venue_id);
+    IF (OLD.user_id, OLD.venue_id) IS DISTINCT FROM (NEW.user_id, NEW.venue_id) THEN
+      PERFORM vp_sync_interaction(NEW.user_id, NEW.venue_id);
+    END IF;
+    UPDATE event_stream SET user_id = NEW.user_id, target_id = NEW.venue_id, venue_id = NEW.venue_id
+    WHERE source_id = OLD.id AND event_type = 'check_in';
+  END IF;
+
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
     UPDATE venues SET
       total_check_in_count = total_check_in_count - 1,
@@ -784,24 +804,6 @@ BEGIN
           THEN (SELECT max(checked_in_at) FROM check_ins WHERE venue_id = NEW.venue_id)
         ELSE greatest(last_check_in_at, NEW.checked_in_at) END
     WHERE id = NEW.venue_id;
-  END IF;
-
-  IF TG_OP = 'INSERT' THEN
-    PERFORM vp_sync_interaction(NEW.user_id, NEW.venue_id);
-    INSERT INTO event_stream (event_type, category, user_id, target_type, target_id, venue_id, source_id,
-                              visibility, created_at)
-    VALUES ('check_in', 'social', NEW.user_id, 'venue', NEW.venue_id, NEW.venue_id, NEW.id,
-            vp_visibility_for(NEW.user_id, 'check_ins'), NEW.checked_in_at);
-  ELSIF TG_OP = 'DELETE' THEN
-    PERFORM vp_sync_interaction(OLD.user_id, OLD.venue_id);
-    DELETE FROM event_stream WHERE source_id = OLD.id AND event_type = 'check_in';
-  ELSE
-    PERFORM vp_sync_interaction(OLD.user_id, OLD.venue_id);
-    IF (OLD.user_id, OLD.venue_id) IS DISTINCT FROM (NEW.user_id, NEW.venue_id) THEN
-      PERFORM vp_sync_interaction(NEW.user_id, NEW.venue_id);
-    END IF;
-    UPDATE event_stream SET user_id = NEW.user_id, target_id = NEW.venue_id, venue_id = NEW.venue_id
-    WHERE source_id = OLD.id AND event_type = 'check_in';
   END IF;
   RETURN NULL;
 END;

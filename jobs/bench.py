@@ -1,0 +1,249 @@
+"""`venuepulse bench`: performance figures as ratios measured side by side in one run.
+
+Scenarios (see BENCHMARKS.md): load, refresh, recording, pages, writes. Each runs against the bench's
+own database for the scale (`venuepulse_bench_<scale>` on the same server), seeded when needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from queries import bench as qb
+from queries.db import server_info
+from queries.errors import ConfigError
+
+SCENARIOS = ("load", "refresh", "recording", "pages", "writes")
+SMALLER = {"small": "tiny", "medium": "small", "large": "medium"}
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    vals = sorted(values)
+    return {"median": statistics.median(vals), "min": vals[0], "max": vals[-1], "n": len(vals)}
+
+
+def _seed(url: str, scale: str, *, reset: bool, progress: bool) -> dict[str, Any] | None:
+    from jobs.seed import seed
+
+    rows = qb.app_rows(url)
+    if rows["venues"] and not reset:
+        return None
+    return seed(url, scale=scale, seed=42, mode="reset" if rows["venues"] else "empty", progress=progress)
+
+
+def bench_database(url: str, scale: str, *, reset: bool = False, progress: bool = True) -> tuple[str, dict | None]:
+    """The migrated, seeded bench database for ``scale``; the seed summary when it was (re)loaded now."""
+    from queries.migrate import upgrade
+
+    burl, _ = qb.ensure_bench_database(url, scale)
+    upgrade(burl, "head")
+    return burl, _seed(burl, scale, reset=reset, progress=progress)
+
+
+def page_workload(db: Any) -> dict[str, Callable[[], Any]]:
+    """Each dashboard page's data, computed the way the page computes it (its queries module's calls)."""
+    from queries import engagement, jobs, offers, overview, performance, venue_stats
+
+    now = datetime.now(UTC)
+    month = now - timedelta(days=30)
+    day = now - timedelta(days=1)
+
+    def overview_page():
+        overview.kpis(db)
+        overview.trends(db, month, now, "day")
+        overview.top_venues(db, month, now)
+
+    def venues_page():
+        venue_stats.summary(db)
+        venue_stats.count(db)
+        venue_stats.page(db)
+        venue_stats.leaderboard(db)
+
+    def engagement_page():
+        engagement.venue_summary(db)
+        engagement.venue_histogram(db)
+        engagement.pair_summary(db)
+        engagement.pair_histogram(db)
+        engagement.top_pairs(db)
+        engagement.notification_channels(db, month, now)
+
+    def offers_page():
+        offers.offer_list(db, month, now)
+        offers.funnel(db, month, now)
+        offers.conversion_by_day(db, month, now)
+
+    def query_performance_page():
+        performance.query_stats(db, day, now)
+        performance.time_series(db, day, now, "1 hour")
+        performance.slowest(db, day, now)
+        performance.regressions(db, now)
+
+    def jobs_health_page():
+        jobs.job_overview(db)
+        jobs.partition_status(db)
+        jobs.view_freshness(db)
+        jobs.drift_history(db, month, now)
+
+    return {"overview": overview_page, "venues": venues_page, "engagement": engagement_page,
+            "offers": offers_page, "query_performance": query_performance_page, "jobs_health": jobs_health_page}
+
+
+def time_pages(url: str, repeats: int) -> dict[str, dict[str, float]]:
+    from queries.runner import Database
+
+    with Database(url, record=False) as db:
+        work = page_workload(db)
+        for fn in work.values():  # warm-up: connections, plans, buffer cache
+            fn()
+        out = {}
+        for name, fn in work.items():
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t0) * 1000.0)
+            out[name] = _spread(times)
+    return out
+
+
+def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeats: int = 5,
+        write_seconds: int = 6, clients: int = 16, progress: bool = True,
+        say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the chosen scenarios at ``scale``; returns the results (also what --json writes)."""
+    chosen = list(only or SCENARIOS)
+    unknown = [s for s in chosen if s not in SCENARIOS]
+    if unknown:
+        raise ConfigError(f"unknown scenario {unknown[0]!r}; choose from {', '.join(SCENARIOS)}")
+    started = time.perf_counter()
+    burl, loaded = bench_database(url, scale, reset="load" in chosen, progress=progress)
+    info = server_info(burl)
+    result: dict[str, Any] = {
+        "scale": scale,
+        "postgres": info["version"].split(" on ")[0],
+        "server_version_num": info["server_version_num"],
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": qb.app_rows(burl),
+        "scenarios": {},
+    }
+    sc = result["scenarios"]
+
+    if "load" in chosen and loaded:
+        sc["load"] = {"seconds": loaded.get("seconds"), "tables": loaded.get("tables"),
+                      "strategy": loaded.get("strategy")}
+        say(f"load: {scale} seeded in {loaded.get('seconds', 0):.1f}s")
+
+    if "refresh" in chosen:
+        say("refresh: venue_stats full refresh vs one aggregate pass ...")
+        r = qb.refresh_vs_floor(burl, repeats)
+        ratio = statistics.median(r["refresh_ms"]) / statistics.median(r["floor_ms"])
+        review = qb.review_sql_on_sample(burl)
+        sc["refresh"] = {"refresh_ms": _spread(r["refresh_ms"]), "floor_ms": _spread(r["floor_ms"]),
+                         "ratio": ratio, "target": 1.3, "review_sql_sample": review}
+        say(f"refresh: {ratio:.2f}x the floor; the review's SQL on {review['venues']} venues got "
+            f"{review['wrong_venues']} wrong")
+
+    if "recording" in chosen:
+        from queries.performance import measure_recording_overhead
+
+        say("recording: 20,000 runs recorded vs unrecorded ...")
+        m = measure_recording_overhead(burl, runs=20_000, rounds=repeats)
+        sc["recording"] = {**m, "target_pct": 3.0}
+        say(f"recording: {m['overhead_pct']:.2f}% overhead")
+
+    if "pages" in chosen:
+        other = SMALLER.get(scale)
+        say(f"pages: each page's data at {scale}" + (f" and {other}" if other else "") + " ...")
+        big = time_pages(burl, repeats)
+        entry: dict[str, Any] = {scale: big, "target_ratio": 1.5}
+        if other:
+            surl, _ = bench_database(url, other, progress=progress)
+            small = time_pages(surl, repeats)
+            entry[other] = small
+            entry["ratio"] = {p: big[p]["median"] / small[p]["median"] for p in big}
+        sc["pages"] = entry
+
+    if "writes" in chosen:
+        say(f"writes: pgbench, {clients} clients, {write_seconds}s per run ...")
+        counts = qb.prepare_writers(burl)
+        runs: dict[str, list[float]] = {k: [] for k in qb.SCRIPTS}
+        try:
+            for _ in range(max(1, repeats // 2)):
+                for script in qb.SCRIPTS:  # interleaved so drift hits every script alike
+                    runs[script].append(qb.pgbench(burl, script, clients=clients, seconds=write_seconds,
+                                                   users=counts["users"], venues=counts["venues"]))
+        finally:
+            qb.drop_writers(burl)
+        med = {k: statistics.median(v) for k, v in runs.items()}
+        sc["writes"] = {"tps": {k: _spread(v) for k, v in runs.items()}, "clients": clients,
+                        "check_in_vs_bare": med["check_in_spread"] / med["bare_insert"],
+                        "hot_vs_spread": med["check_in_hot"] / med["check_in_spread"]}
+        say(f"writes: check_in {med['check_in_spread']:.0f} tps vs bare insert {med['bare_insert']:.0f} tps; "
+            f"hot venue {med['check_in_hot']:.0f} tps")
+
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(scenario, figure, value) rows for the printed table and BENCHMARKS.md."""
+    rows: list[tuple[str, str, str]] = []
+    sc = result["scenarios"]
+    if "load" in sc and sc["load"].get("tables"):
+        for table, t in sc["load"]["tables"].items():
+            rate = t.get("rows_per_second") if isinstance(t, dict) else None
+            n = t.get("rows") if isinstance(t, dict) else t
+            rows.append(("load", f"{table} rows/s", f"{rate:,.0f} ({n:,} rows)" if rate else f"{n:,} rows"))
+        rows.append(("load", "total seconds", f"{sc['load']['seconds']:.1f}"))
+    if "refresh" in sc:
+        r = sc["refresh"]
+        rows.append(("refresh", "full refresh ms (median, min–max)",
+                     f"{r['refresh_ms']['median']:.0f} ({r['refresh_ms']['min']:.0f}–{r['refresh_ms']['max']:.0f})"))
+        rows.append(("refresh", "aggregate floor ms", f"{r['floor_ms']['median']:.0f} "
+                     f"({r['floor_ms']['min']:.0f}–{r['floor_ms']['max']:.0f})"))
+        rows.append(("refresh", "refresh ÷ floor (target ≤ 1.3)", f"{r['ratio']:.2f}"))
+        rv = r["review_sql_sample"]
+        took = f"{rv['ms']:.0f} ms" if rv.get("ms") is not None else f"did not finish ({rv.get('error')})"
+        rows.append(("refresh", f"review's SQL on {rv['venues']} venues", took))
+        if rv.get("wrong_venues") is not None:
+            rows.append(("refresh", "  venues it got wrong", f"{rv['wrong_venues']} of {rv['venues']}"
+                         f" (check-ins inflated up to {rv['worst_check_in_inflation']:.0f}x)"))
+    if "recording" in sc:
+        m = sc["recording"]
+        rows.append(("recording", "µs per run recorded / unrecorded",
+                     f"{m['recorded_us']:.1f} / {m['unrecorded_us']:.1f}"))
+        rows.append(("recording", "overhead (target ≤ 3%)", f"{m['overhead_pct']:.2f}%"))
+    if "pages" in sc:
+        p = sc["pages"]
+        scales = [k for k in p if k not in ("ratio", "target_ratio")]
+        for page in p[scales[0]]:
+            vals = " / ".join(f"{s}: {p[s][page]['median']:.0f} ms" for s in scales)
+            ratio = f"; ratio {p['ratio'][page]:.2f}" if "ratio" in p else ""
+            rows.append(("pages", page, vals + ratio))
+    if "writes" in sc:
+        w = sc["writes"]
+        for k, v in w["tps"].items():
+            rows.append(("writes", f"{k} tps ({w['clients']} clients)",
+                         f"{v['median']:.0f} ({v['min']:.0f}–{v['max']:.0f})"))
+        rows.append(("writes", "check_in ÷ bare insert", f"{w['check_in_vs_bare']:.2f}"))
+        rows.append(("writes", "hot venue ÷ spread", f"{w['hot_vs_spread']:.2f}"))
+    return rows
+
+
+def markdown(result: dict[str, Any]) -> str:
+    head = (f"Scale `{result['scale']}` · {result['postgres']} · {result['machine']['cpus']} CPUs · "
+            f"{result['started_at']} · {result['seconds']:.0f}s in all\n\n")
+    lines = ["| scenario | figure | value |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in table_rows(result)]
+    return head + "\n".join(lines) + "\n"
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
