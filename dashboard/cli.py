@@ -538,6 +538,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("venuepulse: interrupted", file=sys.stderr, flush=True)
         return 130
+    except BrokenPipeError:
+        # output piped into e.g. `head`, which stopped reading: not an error worth a traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return int(rc or 0)
 
 
