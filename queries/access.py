@@ -115,6 +115,12 @@ def ensure_login_roles(admin_url: str, *, passwords_file: Path | str | None = No
             with conn.transaction():
                 for login, group in LOGIN_ROLES.values():
                     _ensure_role(conn, login, group, passwords[login])
+                # Migration 0004 does this too, but database-level privileges are not copied by
+                # CREATE DATABASE ... TEMPLATE or a plain pg_dump: no temporary tables for the readers.
+                conn.execute("DO $$ BEGIN "
+                             "EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); "
+                             "EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', current_database(), current_user); "
+                             "END $$")
         except psycopg.errors.InsufficientPrivilege as exc:
             raise ConfigError(
                 "the database role in the configured URL may not create roles (CREATEROLE), which the "
