@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from queries.errors import DatabaseUnavailable, QueryError, VenuePulseError
@@ -173,10 +173,13 @@ class Simulator:
 
 def simulate(url: str, rate: float = 5.0, duration: float | None = None,
              stop_event: threading.Event | None = None, *, seed: int | None = None,
-             report: Callable[[dict[str, Any]], None] | None = None, report_every: float = 5.0) -> dict[str, Any]:
+             report: Callable[[dict[str, Any]], None] | None = None, report_every: float = 5.0,
+             weights: Mapping[str, float] | None = None) -> dict[str, Any]:
     """Produce live traffic until stopped; returns counts of actions, refusals by reason and skips.
 
     ``report`` (if given) is called with the running totals every ``report_every`` seconds.
+    ``weights`` changes the mix of actions (names as in ``WEIGHTS``; default: ``WEIGHTS``), e.g.
+    ``{"claim": 1}`` for a rush on the offers.
     """
     if not isinstance(rate, int | float) or not (0 < rate <= 10_000):
         raise VenuePulseError(f"--rate must be between 0 and 10000 events per second, not {rate!r}")
@@ -188,8 +191,13 @@ def simulate(url: str, rate: float = 5.0, duration: float | None = None,
     refusals: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     errors: Counter[str] = Counter()
-    names = list(WEIGHTS)
-    cum = list(itertools.accumulate(WEIGHTS.values()))
+    mix = dict(WEIGHTS if weights is None else weights)
+    unknown = sorted(set(mix) - set(WEIGHTS))
+    if unknown or not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
+        raise VenuePulseError(f"weights must give non-negative frequencies to some of {', '.join(WEIGHTS)}"
+                              + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    names = list(mix)
+    cum = list(itertools.accumulate(mix.values()))
     started = time.monotonic()
     deadline = started + duration if duration is not None else None
     next_report = started + report_every
