@@ -1,10 +1,11 @@
 """Running the real app for browser tests: a seeded database, `streamlit run` on a free port, headless Chromium.
 
-Fixtures (import them into a test module with ``from tests.browser_support import *``-free explicit names):
+Fixtures (import them by name into a test module):
 
 - ``seeded_db_url`` — a database copied from the migrated template and filled by ``jobs.seed.seed(url,
   scale="small")`` (module scope: seeding takes a while, the pages only read);
-- ``app_url`` — base URL of ``streamlit run dashboard/app.py`` started against ``seeded_db_url``;
+- ``running_app`` — ``streamlit run dashboard/app.py`` against ``seeded_db_url`` with the dashboard's
+  login roles (as ``venuepulse dashboard`` sets them) and one account per role (``RunningApp``);
 - ``chromium`` — a Playwright ``Browser`` on Debian's ``/usr/bin/chromium`` (the test is skipped with the
   reason when Chromium or Playwright is missing; ``playwright install`` is never used).
 
@@ -15,6 +16,7 @@ shown; ``free_port()``.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,10 +74,21 @@ def seeded_db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
     name = f"vp_b_{uuid.uuid4().hex[:12]}"
     url = create_database(pg_server_url, name, template=template_db)
     try:
-        seed(url, scale=SEED_SCALE)
+        seed(url, scale=SEED_SCALE, progress=False)
+        _run_every_job_once(url)
         yield url
     finally:
         drop_database(pg_server_url, name)
+
+
+def _run_every_job_once(url: str) -> None:
+    """Give the Jobs & health and Query performance pages a history, as a running scheduler would."""
+    from jobs.definitions import JOBS
+    from jobs.scheduler import run_once
+
+    for name in JOBS:
+        run_once(url, name)
+    run_once(url, "snapshot_stat_statements")  # the first one only sets the baseline
 
 
 def _wait_healthy(proc: subprocess.Popen, base: str, log_path: Path) -> None:
@@ -131,12 +145,53 @@ def app_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("app") / "streamlit.log"
 
 
+@dataclass(frozen=True)
+class RunningApp:
+    base_url: str
+    accounts: dict[str, tuple[str, str]]  # role -> (username, password)
+    log_path: Path
+
+
+BROWSER_ACCOUNTS = {"pm": "browser-pm", "engineer": "browser-engineer", "venue_owner": "browser-owner"}
+
+
+def _make_accounts(admin_url: str) -> dict[str, tuple[str, str]]:
+    """One dashboard account per role through the accounts API; the owner owns the busiest owner's venues."""
+    import psycopg
+
+    from queries.accounts import add_account
+    from queries.runner import Database
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        owner = conn.execute(
+            "SELECT user_id FROM venue_owners GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 1").fetchone()
+    if owner is None:
+        pytest.fail("the seeded database has no venue owners to sign in as")
+    out = {}
+    with Database(admin_url, record=False) as db:
+        for role, username in BROWSER_ACCOUNTS.items():
+            password = secrets.token_urlsafe(16)
+            add_account(db, username, password, role, display_name=f"Browser {role}",
+                        app_user=owner[0] if role == "venue_owner" else None)
+            out[role] = (username, password)
+    return out
+
+
 @pytest.fixture(scope="module")
-def app_url(seeded_db_url: str, app_log: Path) -> Iterator[str]:
-    """Base URL of the dashboard running against the seeded database."""
-    proc, base = start_app(seeded_db_url, app_log)
+def running_app(seeded_db_url: str, app_log: Path) -> Iterator[RunningApp]:
+    """The dashboard as `venuepulse dashboard` runs it (read-only reader role, RLS-scoped owner role,
+    sign-in role) against the seeded database, with one account per role."""
+    from queries.access import ensure_login_roles
+
+    roles = ensure_login_roles(seeded_db_url)
+    accounts = _make_accounts(seeded_db_url)
+    proc, base = start_app(roles["reader_url"], app_log, extra_env={
+        "VENUEPULSE_OWNER_DATABASE_URL": roles["owner_url"],
+        "VENUEPULSE_SIGNIN_DATABASE_URL": roles["signin_url"],
+        "VENUEPULSE_DATABASE_URL": seeded_db_url,
+    })
     try:
-        yield base
+        yield RunningApp(base, accounts, app_log)
     finally:
         stop_app(proc)
 
@@ -167,12 +222,24 @@ def exception_texts(page) -> list[str]:
     return [e.inner_text() for e in page.query_selector_all(EXCEPTION)]
 
 
+def screenshot(page, path: Path, max_height: int = 8000) -> None:
+    """A screenshot of the whole page: Streamlit scrolls inside its main block, so the viewport is made as
+    tall as the content first (and restored after)."""
+    size = page.viewport_size
+    height = page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]');
+                                     return m ? m.scrollHeight : document.body.scrollHeight; }""")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), max_height))})
+    page.wait_for_timeout(500)  # let charts re-lay out
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+
+
 def screenshot_dir() -> Path:
     d = ROOT / "docs" / "screenshots"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
-__all__ = ["CHROMIUM", "EXCEPTION", "SCRIPT_DONE", "app_log", "app_url", "chromium", "exception_texts",
-           "free_port", "screenshot_dir", "seeded_db_url", "start_app", "stop_app",
+__all__ = ["CHROMIUM", "EXCEPTION", "SCRIPT_DONE", "SEED_SCALE", "RunningApp", "app_log", "chromium", "exception_texts",
+           "free_port", "running_app", "screenshot", "screenshot_dir", "seeded_db_url", "start_app", "stop_app",
            "wait_for_streamlit"]

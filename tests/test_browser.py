@@ -1,0 +1,148 @@
+"""The app as a person sees it: headless Chromium against `streamlit run` on a seeded database.
+
+Per role: sign in through the sign-in page, open every page the role may see by its URL path (the
+sidebar's links, so the signed-in session is kept), wait until Streamlit has finished running, and check
+there is no exception element, no error-boundary message, and the page's heading. The engineer's visit
+saves a screenshot of every page into docs/screenshots/<page>.png. Render times (click to script done)
+are measured and written to docs/screenshots/render_times.json — reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from dashboard.pages import PAGES, pages_for
+from tests.browser_support import (  # noqa: F401  (fixtures)
+    EXCEPTION,
+    SCRIPT_DONE,
+    SEED_SCALE,
+    app_log,
+    chromium,
+    exception_texts,
+    running_app,
+    screenshot,
+    screenshot_dir,
+    seeded_db_url,
+    wait_for_streamlit,
+)
+
+pytestmark = pytest.mark.browser
+
+VIEWPORT = {"width": 1440, "height": 1000}
+# Messages of the shell's error boundary and of degraded pages: none may show on a seeded database.
+BROKEN = ("Something went wrong", "could not load its data", "is not reachable", "not available right now")
+# A key element of each page beyond its heading (subheaders or metrics it always shows on seeded data).
+KEY_TEXT = {
+    "query_performance": ["Per-query percentiles", "Slowest executions", "EXPLAIN"],
+    "jobs_health": ["Jobs", "Partitions", "Counter drift"],
+}
+RENDER_TIMES: dict[str, dict[str, float]] = {}
+
+
+def _sign_in(page, base_url: str, username: str, password: str) -> None:
+    page.goto(base_url)
+    wait_for_streamlit(page)
+    assert "Sign in" in page.locator("h1").first.inner_text()
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("[data-testid='stSidebarNav']", timeout=60_000)
+    wait_for_streamlit(page)
+
+
+def _link(page, base_url: str, key: str, default: bool):
+    """The sidebar link to /<key> (the role's default page is linked as / instead)."""
+    links = page.locator("[data-testid='stSidebarNav'] a")
+    for i in range(links.count()):
+        href = (links.nth(i).get_attribute("href") or "").removeprefix(base_url).strip("/")
+        if href == key or (default and href == ""):
+            return links.nth(i)
+    raise AssertionError(f"no sidebar link to /{key}")
+
+
+def _nav_paths(page, base_url: str) -> set[str]:
+    links = page.locator("[data-testid='stSidebarNav'] a")
+    return {(links.nth(i).get_attribute("href") or "").removeprefix(base_url).strip("/") for i in range(links.count())}
+
+
+def _open(page, base_url: str, key: str, title: str, default: bool) -> float:
+    """Click the sidebar link to /<key>; returns seconds until the script finished with the page drawn."""
+    link = _link(page, base_url, key, default)
+    started = time.perf_counter()
+    link.click()
+    page.wait_for_url(lambda url: url.rstrip("/").split("?")[0].endswith("/" + key) or default, timeout=30_000)
+    page.wait_for_function(
+        """(arg) => { const app = document.querySelector(arg.app);
+                     const h1 = document.querySelector('[data-testid="stMain"] h1');
+                     return app !== null && h1 !== null && h1.innerText.toLowerCase().includes(arg.title); }""",
+        arg={"app": SCRIPT_DONE, "title": title.lower()}, timeout=60_000)
+    elapsed = time.perf_counter() - started
+    wait_for_streamlit(page)
+    return elapsed
+
+
+def _check_page(page, spec, role: str) -> None:
+    assert exception_texts(page) == [], f"{spec.key} as {role} shows an exception"
+    assert page.locator(EXCEPTION).count() == 0
+    heading = page.locator("[data-testid='stMain'] h1").first.inner_text()
+    assert spec.title.lower() in heading.lower(), f"{spec.key}: heading {heading!r}"
+    main_text = page.locator("[data-testid='stMain']").inner_text()
+    for bad in BROKEN:
+        assert bad not in main_text, f"{spec.key} as {role}: {bad!r} shown"
+    for text in KEY_TEXT.get(spec.key, []):
+        assert text in main_text, f"{spec.key}: {text!r} missing"
+
+
+@pytest.mark.parametrize("role", ["engineer", "pm", "venue_owner"])
+def test_every_page_of_each_role_renders_without_errors(role, running_app, chromium):  # noqa: F811
+    username, password = running_app.accounts[role]
+    context = chromium.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        _sign_in(page, running_app.base_url, username, password)
+        specs = pages_for(role)
+        paths = _nav_paths(page, running_app.base_url)
+        # the first page is the default, linked as "/"; every other allowed page by its own path, no others
+        assert paths == {""} | {p.key for p in specs[1:]}, f"{role} sidebar links: {sorted(paths)}"
+        assert not paths & ({p.key for p in PAGES} - {p.key for p in specs})
+        # land on the default page after sign-in, so open the others first and come back to it last
+        for spec in [*specs[1:], specs[0]]:
+            elapsed = _open(page, running_app.base_url, spec.key, spec.title, default=spec is specs[0])
+            RENDER_TIMES.setdefault(role, {})[spec.key] = round(elapsed, 2)
+            _check_page(page, spec, role)
+            if role == "engineer":
+                screenshot(page, screenshot_dir() / f"{spec.key}.png")
+    finally:
+        context.close()
+    _write_times()
+
+
+def test_sign_in_page_refuses_a_wrong_password_readably(running_app, chromium):  # noqa: F811
+    username, _ = running_app.accounts["engineer"]
+    context = chromium.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(running_app.base_url)
+        wait_for_streamlit(page)
+        page.screenshot(path=str(screenshot_dir() / "sign-in.png"))
+        page.get_by_label("Username", exact=True).fill(username)
+        page.get_by_label("Password", exact=True).fill("definitely-not-the-password")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_selector("[data-testid='stAlert']", timeout=30_000)
+        wait_for_streamlit(page)
+        assert page.locator(EXCEPTION).count() == 0
+        assert page.locator("[data-testid='stSidebarNav']").count() == 0
+    finally:
+        context.close()
+
+
+def _write_times() -> None:
+    path = screenshot_dir() / "render_times.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old.update({"seconds_from_click_to_script_done": {**old.get("seconds_from_click_to_script_done", {}),
+                                                      **RENDER_TIMES},
+                "seed_scale": SEED_SCALE})
+    path.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
