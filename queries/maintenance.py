@@ -56,7 +56,8 @@ def refresh_venue_stats(db: Database) -> Outcome:
 
 
 def _default_rollup(db: Database, upto: datetime) -> int:
-    return performance.rollup_histograms(db, upto=upto)
+    # each log partition is one day: look back that far, whatever the rollup job did meanwhile
+    return performance.rollup_histograms(db, upto=upto, since=upto - timedelta(days=1))
 
 
 def maintain_partitions(db: Database, *, move_limit: int = 500,

@@ -149,11 +149,13 @@ def bucket_bounds(b: int) -> tuple[float, float]:
     return BASE_MS * 2 ** (b / PER_DOUBLING), BASE_MS * 2 ** ((b + 1) / PER_DOUBLING)
 
 
-def rollup_histograms(db: Database, upto: datetime | None = None) -> int:
+def rollup_histograms(db: Database, upto: datetime | None = None, since: datetime | None = None) -> int:
     """Roll every complete UTC hour before ``upto`` (default: now) that is not rolled yet into
     ``query_perf_hourly`` (+ buckets). Idempotent; returns the (query_name, hour) rows written.
+    Hours from ``since`` on are looked at (default: 48 hours before the newest rolled hour).
     Rows that reach the raw log after their hour was rolled are not added to it."""
-    return int(db.scalar("performance.rollup", {"upto": _now(upto)}) or 0)
+    start = None if since is None else _aware(since, "since")
+    return int(db.scalar("performance.rollup", {"upto": _now(upto), "since": start}) or 0)
 
 
 def estimate_percentile(buckets: Sequence[int], counts: Sequence[int], p: float,

@@ -132,7 +132,10 @@ ORDER BY first_seen, l.query_name
 -- kind: maintenance
 WITH lim AS (
   SELECT date_trunc('hour', %(upto)s::timestamptz, 'UTC') AS upto_hour,
-         coalesce((SELECT max(hour) FROM query_perf_rollups) - interval '48 hours', '-infinity') AS since
+         -- normally the last 48 hours before the newest rolled hour; retention passes an explicit start
+         -- so that an old day left unrolled (the job was off) is rolled before its partition goes
+         coalesce(%(since)s::timestamptz,
+                  (SELECT max(hour) FROM query_perf_rollups) - interval '48 hours', '-infinity') AS since
 ),
 raw AS (
   SELECT l.query_name, date_trunc('hour', l.created_at, 'UTC') AS hour, l.execution_time_ms AS ms, l.row_count
