@@ -264,7 +264,8 @@ class Dataset:
         self._rng = {name: np.random.default_rng(s) for name, s in zip(self.STREAMS, children, strict=True)}
         self.first_day = (self.now // DAY) * DAY - (self.days - 1) * DAY
         self.start = self.now - self.days * DAY
-        names = sorted(n for n in (query_names or []) if n.split(".", 1)[0] not in ("seed", "simulate"))
+        internal = ("seed", "simulate", "session", "bench", "legacy")
+        names = sorted(n for n in (query_names or []) if n.split(".", 1)[0] not in internal)
         self.query_names = names if len(names) >= 5 else list(FALLBACK_QUERY_NAMES)
         self._events: list[dict[str, Any]] = []
         self._users()
