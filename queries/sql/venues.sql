@@ -40,13 +40,13 @@ SELECT ids.ord,
        i.last_interaction_at AS i_last_interaction_at
 FROM unnest(%(venue_ids)s::uuid[]) WITH ORDINALITY AS ids (venue_id, ord)
 JOIN venues v ON v.id = ids.venue_id
-LEFT JOIN venue_stats s ON s.venue_id = v.id
+LEFT JOIN venue_stats_visible s ON s.venue_id = v.id
 LEFT JOIN venue_interactions i ON i.venue_id = v.id AND i.user_id = %(viewer_id)s::uuid
 LEFT JOIN LATERAL (
   SELECT row_number() OVER (ORDER BY rv.helpful_count DESC, rv.created_at DESC, rv.id) AS rank,
-         rv.id, rv.user_id, u.username, rv.rating, rv.body, rv.is_verified, rv.helpful_count, rv.created_at
+         rv.id, rv.user_id, vp_user_label(rv.user_id, 'reviews') AS username, rv.rating, rv.body,
+         rv.is_verified, rv.helpful_count, rv.created_at
   FROM reviews rv
-  JOIN users u ON u.id = rv.user_id
   WHERE rv.venue_id = v.id
   ORDER BY rv.helpful_count DESC, rv.created_at DESC, rv.id
   LIMIT 3
