@@ -131,3 +131,25 @@ def test_an_unreachable_database_gives_a_sentence_not_a_traceback(monkeypatch):
     assert not at.exception
     assert at.error and "database" in at.error[0].value.lower()
 
+
+
+def test_a_venue_owner_sees_kpis_of_their_own_venues_only(db_url, monkeypatch, history):
+    from queries.access import ensure_login_roles
+
+    roles = ensure_login_roles(db_url)
+    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", roles["reader_url"])
+    monkeypatch.setenv("VENUEPULSE_OWNER_DATABASE_URL", roles["owner_url"])
+    alpha = history["venues"][0]
+    at = AppTest.from_string(
+        "from uuid import UUID\nfrom dashboard.shell import render_page\nfrom dashboard.context import Account\n"
+        f"render_page('overview', Account('owner-user', 'venue_owner', venue_ids=(UUID('{alpha}'),)))",
+        default_timeout=60).run()
+    assert not at.exception and not at.error
+    shown = {m.label: m.value for m in at.metric}
+    # Alpha has both of today's check-ins, the review, the claim and the redemption; Bravo has the rest
+    assert (shown["Check-ins"], shown["Reviews"], shown["Offer claims"]) == ("2", "1", "1")
+    assert "your 1 venue only" in texts(at)
+    top = next(df.value for df in at.dataframe if "unique_visitors" in df.value.columns and "name" in df.value.columns)
+    assert list(top["name"]) == ["Alpha"]
+    trend = next(df.value for df in at.dataframe if "bucket" in df.value.columns)
+    assert int(trend["check_ins"].sum()) == 2

@@ -142,6 +142,7 @@ def detailed(conn):
         add_check_in(conn, u[i], v, now - timedelta(days=2, hours=i), now - timedelta(days=2, hours=i - 1))
     conn.execute("SELECT check_in(%s, %s)", (u[4], v))
     conn.execute("INSERT INTO favorites (user_id, venue_id) VALUES (%s, %s)", (u[0], v))
+    conn.execute("""INSERT INTO user_privacy (user_id, visibility) VALUES (%s, '{"reviews": "private"}')""", (u[1],))
     offer = add_offer(conn, v, now - timedelta(days=1), now + timedelta(days=1), title="Two for one")
     add_claim(conn, offer, u[1], now - timedelta(hours=3), redeemed_at=now - timedelta(hours=2), n=1)
     conn.execute("SELECT refresh_venue_stats()")
@@ -161,6 +162,8 @@ def test_venue_detail_shows_stats_reviews_trend_offers_and_interactions(db_url, 
     assert metrics["People"] == "5" and metrics["Offer claimers"] == "1"
     reviews = next(df.value for df in at.dataframe if "helpful_count" in df.value.columns)
     assert list(reviews["helpful_count"]) == [9, 5, 2]
+    assert reviews["username"].iloc[0] == "(private)"  # that reviewer keeps reviews private
+    assert reviews["username"].iloc[1].startswith("user3_")
     trend = next(df.value for df in at.dataframe if "day" in df.value.columns)
     assert int(trend["check_ins"].sum()) == 4 and len(trend) == 30
     offers = next(df.value for df in at.dataframe if "redeemed_count" in df.value.columns)
@@ -189,3 +192,43 @@ def test_venues_without_engagement_explain_the_empty_leaderboard(db_url, monkeyp
     assert not at.exception
     assert "No venue has any engagement yet" in texts(at)
     assert list(table(at)["name"]) == ["Quiet"]
+
+
+OWNER_SCRIPT = """
+from uuid import UUID
+from dashboard.shell import render_page
+from dashboard.context import Account
+render_page("venues", Account("owner-user", "venue_owner", venue_ids=(UUID("{venue}"),)))
+"""
+
+
+def owner_app(db_url, monkeypatch, venue, params: dict | None = None) -> AppTest:
+    from queries.access import ensure_login_roles
+
+    roles = ensure_login_roles(db_url)
+    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", roles["reader_url"])
+    monkeypatch.setenv("VENUEPULSE_OWNER_DATABASE_URL", roles["owner_url"])
+    at = AppTest.from_string(OWNER_SCRIPT.replace("{venue}", str(venue)), default_timeout=60)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def test_a_venue_owner_sees_only_their_venue_and_others_are_not_found(db_url, monkeypatch, conn, detailed):
+    other = add_venue(conn, "Someone Else's", "bar", "Porto")
+    add_review(conn, add_users(conn, 1)[0], other, datetime.now(UTC), body="not yours")
+    conn.execute("SELECT refresh_venue_stats()")
+    at = owner_app(db_url, monkeypatch, detailed)
+    assert not at.exception and not at.error
+    assert list(table(at)["name"]) == ["Casa Azul"] and list(board(at)["name"]) == ["Casa Azul"]
+    assert "Only your venues are listed." in texts(at)
+
+    at = owner_app(db_url, monkeypatch, detailed, {"venue": str(other)})
+    assert not at.exception and not at.error
+    assert "Venue not found" in texts(at) and "not yours" not in str([df.value for df in at.dataframe])
+
+    at = owner_app(db_url, monkeypatch, detailed, {"venue": str(detailed)})
+    assert not at.exception and not at.error and not at.warning
+    assert at.header[0].value == "Casa Azul"
+    reviews = next(df.value for df in at.dataframe if "helpful_count" in df.value.columns)
+    assert list(reviews["helpful_count"]) == [9, 5, 2]

@@ -221,8 +221,9 @@ def _detail(ctx: PageContext, vid: UUID) -> None:
         if reviews.empty:
             empty_state("No reviews yet.", "Reviews appear here as soon as people write them.")
         else:
-            st.caption("The three most helpful reviews (ties: newest first).")
-            st.dataframe(reviews, hide_index=True, column_config={
+            st.caption("The three most helpful reviews (ties: newest first). Reviewers who keep their profile "
+                       "or reviews private are not named.")
+            st.dataframe(reviews.assign(username=reviews["username"].fillna("(private)")), hide_index=True, column_config={
                 "username": "By", "rating": st.column_config.NumberColumn("Rating", format="%d ★"),
                 "body": st.column_config.TextColumn("Review", width="large"), "helpful_count": "Helpful",
                 "is_verified": "Verified",
