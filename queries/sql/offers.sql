@@ -60,31 +60,33 @@ WITH sel AS (
     AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
     AND (%(offer_id)s::uuid IS NULL OR o.id = %(offer_id)s::uuid)
 ),
-viewed AS (
-  SELECT s.id AS offer_id, e.user_id, min(e.created_at) AS first_view
+-- one pass over the offers' view and click events inside their windows (the outer time bounds only let
+-- the executor skip partitions; every event is still checked against its own offer's window)
+ev AS (
+  SELECT s.id AS offer_id, s.end_time, e.user_id, e.event_type, e.created_at,
+         min(e.created_at) FILTER (WHERE e.event_type = 'flash_offer_view')
+           OVER (PARTITION BY s.id, e.user_id) AS first_view
   FROM sel s
   JOIN event_stream e ON e.target_id = s.id
-  WHERE e.is_analytics_event AND e.target_type = 'offer' AND e.event_type = 'flash_offer_view'
+  WHERE e.is_analytics_event AND e.target_type = 'offer'
+    AND e.event_type IN ('flash_offer_view', 'flash_offer_click')
     AND e.created_at >= s.start_time AND e.created_at < s.end_time
-  GROUP BY s.id, e.user_id
+    AND e.created_at >= (SELECT min(start_time) FROM sel) AND e.created_at < (SELECT max(end_time) FROM sel)
 ),
-clicked AS (
-  SELECT w.offer_id, w.user_id, min(e.created_at) AS first_click
-  FROM viewed w
-  JOIN sel s ON s.id = w.offer_id
-  JOIN event_stream e ON e.target_id = w.offer_id AND e.user_id = w.user_id
-  WHERE e.is_analytics_event AND e.target_type = 'offer' AND e.event_type = 'flash_offer_click'
-    AND e.created_at >= w.first_view AND e.created_at < s.end_time
-  GROUP BY w.offer_id, w.user_id
+steps AS (
+  SELECT offer_id, end_time, user_id, first_view,
+         min(created_at) FILTER (WHERE event_type = 'flash_offer_click' AND created_at >= first_view)
+           AS first_click
+  FROM ev
+  WHERE first_view IS NOT NULL
+  GROUP BY offer_id, end_time, user_id, first_view
 ),
 per_user AS (
-  SELECT w.offer_id, w.user_id, w.first_view, k.first_click, c.created_at AS claimed_at, c.redeemed_at
-  FROM viewed w
-  JOIN sel s ON s.id = w.offer_id
-  LEFT JOIN clicked k ON k.offer_id = w.offer_id AND k.user_id = w.user_id
+  SELECT w.offer_id, w.user_id, w.first_view, w.first_click, c.created_at AS claimed_at, c.redeemed_at
+  FROM steps w
   LEFT JOIN flash_offer_claims c
     ON c.offer_id = w.offer_id AND c.user_id = w.user_id
-   AND k.first_click IS NOT NULL AND c.created_at >= k.first_click AND c.created_at < s.end_time
+   AND w.first_click IS NOT NULL AND c.created_at >= w.first_click AND c.created_at < w.end_time
 ),
 users_agg AS (
   SELECT offer_id, GROUPING(offer_id) = 1 AS is_total,
@@ -149,31 +151,33 @@ WITH sel AS (
     AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
     AND (%(offer_id)s::uuid IS NULL OR o.id = %(offer_id)s::uuid)
 ),
-viewed AS (
-  SELECT s.id AS offer_id, e.user_id, min(e.created_at) AS first_view
+-- one pass over the offers' view and click events inside their windows (the outer time bounds only let
+-- the executor skip partitions; every event is still checked against its own offer's window)
+ev AS (
+  SELECT s.id AS offer_id, s.end_time, e.user_id, e.event_type, e.created_at,
+         min(e.created_at) FILTER (WHERE e.event_type = 'flash_offer_view')
+           OVER (PARTITION BY s.id, e.user_id) AS first_view
   FROM sel s
   JOIN event_stream e ON e.target_id = s.id
-  WHERE e.is_analytics_event AND e.target_type = 'offer' AND e.event_type = 'flash_offer_view'
+  WHERE e.is_analytics_event AND e.target_type = 'offer'
+    AND e.event_type IN ('flash_offer_view', 'flash_offer_click')
     AND e.created_at >= s.start_time AND e.created_at < s.end_time
-  GROUP BY s.id, e.user_id
+    AND e.created_at >= (SELECT min(start_time) FROM sel) AND e.created_at < (SELECT max(end_time) FROM sel)
 ),
-clicked AS (
-  SELECT w.offer_id, w.user_id, min(e.created_at) AS first_click
-  FROM viewed w
-  JOIN sel s ON s.id = w.offer_id
-  JOIN event_stream e ON e.target_id = w.offer_id AND e.user_id = w.user_id
-  WHERE e.is_analytics_event AND e.target_type = 'offer' AND e.event_type = 'flash_offer_click'
-    AND e.created_at >= w.first_view AND e.created_at < s.end_time
-  GROUP BY w.offer_id, w.user_id
+steps AS (
+  SELECT offer_id, end_time, user_id, first_view,
+         min(created_at) FILTER (WHERE event_type = 'flash_offer_click' AND created_at >= first_view)
+           AS first_click
+  FROM ev
+  WHERE first_view IS NOT NULL
+  GROUP BY offer_id, end_time, user_id, first_view
 ),
 per_user AS (
-  SELECT w.offer_id, w.user_id, w.first_view, k.first_click, c.created_at AS claimed_at, c.redeemed_at
-  FROM viewed w
-  JOIN sel s ON s.id = w.offer_id
-  LEFT JOIN clicked k ON k.offer_id = w.offer_id AND k.user_id = w.user_id
+  SELECT w.offer_id, w.user_id, w.first_view, w.first_click, c.created_at AS claimed_at, c.redeemed_at
+  FROM steps w
   LEFT JOIN flash_offer_claims c
     ON c.offer_id = w.offer_id AND c.user_id = w.user_id
-   AND k.first_click IS NOT NULL AND c.created_at >= k.first_click AND c.created_at < s.end_time
+   AND w.first_click IS NOT NULL AND c.created_at >= w.first_click AND c.created_at < w.end_time
 )
 SELECT (date_trunc('day', first_view AT TIME ZONE 'UTC'))::date AS day,
        count(*)::bigint AS viewed_users,
