@@ -190,3 +190,20 @@ def test_a_venue_owner_sees_only_their_venues_offers_through_row_level_security(
     assert "venue=" in _texts(at.warning)
     assert set(_frame(at, "offers_table")["Offer"]) == {"Other deal"}
     assert _metric(at, "Targeted") == "7"
+
+
+@pytest.mark.slow
+def test_both_pages_draw_the_tiny_demo_data_and_agree_with_the_queries(page_env):
+    from jobs.seed import seed
+
+    seed(page_env, scale="tiny", progress=False)
+    at = run_page({"from": (NOW - timedelta(days=40)).date().isoformat(), "to": NOW.date().isoformat()})
+    with Database(page_env, record=False) as db:
+        want = offers.funnel(db, *range_bounds((NOW - timedelta(days=40)).date(), NOW.date()))["total"]
+    assert want["viewed_users"] > 0
+    assert _metric(at, "Viewed") == f"{want['viewed_users']:,}"
+    assert _metric(at, "Claimed") == f"{want['claimed_users']:,}"
+    engagement_page = AppTest.from_string(script().replace('"offers"', '"engagement"'), default_timeout=60)
+    engagement_page.run()
+    assert not engagement_page.exception, [e.message for e in engagement_page.exception]
+    assert any(m.label == "User-venue pairs" for m in engagement_page.metric)
