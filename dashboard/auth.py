@@ -153,7 +153,7 @@ def sign_in_page() -> None:
             if st.button(label, key=f"vp_oidc_{provider or 'default'}", type="primary"):
                 st.login(provider) if provider else st.login()
         return
-    with st.form("vp_sign_in", clear_on_submit=False):
+    with st.form("vp_sign_in", clear_on_submit=True):  # the password does not linger in widget state
         username = st.text_input("Username", max_chars=64, autocomplete="username")
         password = st.text_input("Password", type="password", max_chars=accounts.MAX_PASSWORD,
                                  autocomplete="current-password")
