@@ -108,16 +108,22 @@ def test_every_page_of_each_role_renders_without_errors(role, running_app, chrom
         # the first page is the default, linked as "/"; every other allowed page by its own path, no others
         assert paths == {""} | {p.key for p in specs[1:]}, f"{role} sidebar links: {sorted(paths)}"
         assert not paths & ({p.key for p in PAGES} - {p.key for p in specs})
-        # land on the default page after sign-in, so open the others first and come back to it last
+        # land on the default page after sign-in, so open the others first and come back to it last;
+        # every page is visited even when an earlier one fails, and all problems are reported together
+        problems = []
         for spec in [*specs[1:], specs[0]]:
             elapsed = _open(page, running_app.base_url, spec.key, spec.title, default=spec is specs[0])
             RENDER_TIMES.setdefault(role, {})[spec.key] = round(elapsed, 2)
-            _check_page(page, spec, role)
             if role == "engineer":
                 screenshot(page, screenshot_dir() / f"{spec.key}.png")
+            try:
+                _check_page(page, spec, role)
+            except AssertionError as exc:
+                problems.append(str(exc).splitlines()[0])
     finally:
         context.close()
-    _write_times()
+        _write_times()
+    assert not problems, problems
 
 
 def test_sign_in_page_refuses_a_wrong_password_readably(running_app, chromium):  # noqa: F811
