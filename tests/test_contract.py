@@ -149,3 +149,22 @@ def test_events_follow_their_rows(conn, world):
     conn.execute("DELETE FROM check_ins WHERE id = %s", (cid,))
     conn.execute("DELETE FROM favorites")
     assert [r[0] for r in conn.execute("SELECT event_type FROM event_stream").fetchall()] == ["review"]
+
+
+def test_deleting_an_offer_or_venue_with_claims_removes_them_and_their_counts(conn, world):
+    conn.execute("UPDATE flash_offers SET max_claims = 5 WHERE id = %s", (world["offer"],))
+    conn.execute("SELECT claim_flash_offer(%s, %s)", (world["offer"], world["user"]))
+    conn.execute("SELECT claim_flash_offer(%s, %s)", (world["offer"], world["user2"]))
+    conn.execute("DELETE FROM flash_offers WHERE id = %s", (world["offer"],))
+    assert conn.execute("SELECT count(*) FROM flash_offer_claims").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM venue_interactions").fetchone()[0] == 0
+
+    offer = conn.execute(
+        """INSERT INTO flash_offers (venue_id, title, description, max_claims, start_time, end_time)
+           VALUES (%s, 'o2', 'd', 3, now() - interval '1 hour', now() + interval '1 hour') RETURNING id""",
+        (world["venue"],)).fetchone()[0]
+    conn.execute("SELECT claim_flash_offer(%s, %s)", (offer, world["user"]))
+    conn.execute("SELECT check_in(%s, %s)", (world["user"], world["venue"]))
+    conn.execute("DELETE FROM venues WHERE id = %s", (world["venue"],))
+    assert conn.execute("SELECT count(*) FROM flash_offers").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM venue_interactions").fetchone()[0] == 0

@@ -945,7 +945,8 @@ BEGIN
     UPDATE flash_offers SET
       claimed_count = claimed_count - 1,
       redeemed_count = redeemed_count - CASE WHEN OLD.status = 'redeemed' THEN 1 ELSE 0 END
-    WHERE id = OLD.offer_id;
+    WHERE id = OLD.offer_id
+      AND id::text IS DISTINCT FROM nullif(current_setting('venuepulse.deleting_offer', true), '');
   END IF;
   IF TG_OP IN ('UPDATE', 'INSERT') THEN
     UPDATE flash_offers SET
@@ -999,7 +1000,11 @@ FOR EACH ROW EXECUTE FUNCTION vp_claims_changed();
 CREATE FUNCTION vp_offers_deleting() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  -- the claims' trigger must not update this offer's counters: the row is being deleted, and
+  -- touching it here would make the DELETE itself fail
+  PERFORM set_config('venuepulse.deleting_offer', OLD.id::text, true);
   DELETE FROM flash_offer_claims WHERE offer_id = OLD.id;
+  PERFORM set_config('venuepulse.deleting_offer', '', true);
   RETURN OLD;
 END;
 $$;
