@@ -97,15 +97,16 @@ class Children:
 
 
 def dashboard_env(admin_url: str) -> dict[str, str]:
-    """Environment for the Streamlit process: read-only URLs for pm/engineer and for venue owners."""
+    """Environment for the Streamlit process: the read-only role for pm and engineer, the row-level
+    security role for venue owners and the sign-in role — never the administrative URL."""
     from queries.access import ensure_login_roles
+    from queries.config import data_dir
 
-    roles = ensure_login_roles(admin_url)
-    env = dict(os.environ)
+    roles = ensure_login_roles(admin_url, passwords_file=data_dir() / "dashboard-roles.json")
+    env = {k: v for k, v in os.environ.items() if k != "VENUEPULSE_DATABASE_URL"}
     env["VENUEPULSE_DASHBOARD_DATABASE_URL"] = roles["reader_url"]
     env["VENUEPULSE_OWNER_DATABASE_URL"] = roles["owner_url"]
-    # Sign-in reads accounts with the administrative URL (the reader role cannot see password hashes).
-    env["VENUEPULSE_DATABASE_URL"] = admin_url
+    env["VENUEPULSE_SIGNIN_DATABASE_URL"] = roles["signin_url"]
     return env
 
 
@@ -129,7 +130,6 @@ def ensure_demo_data(url: str, scale: str) -> None:
 
 def ensure_demo_accounts(url: str) -> None:
     from queries.accounts import create_demo_accounts
-
     from queries.runner import Database
 
     with Database(url, record=False) as db:
