@@ -9,6 +9,7 @@ SELECT (SELECT count(*) FROM venues) AS venue_count,
          OR EXISTS (SELECT 1 FROM flash_offer_claims) AS has_activity
 
 -- name: overview.kpis --
+-- cache: 30 overview
 -- timeout: 10s
 -- "today" = [UTC midnight, now); "last week" = the same window moved 7 days back.  Active now is the
 -- stored state (is_active, what the venue counters count); active a week ago is recounted from the
@@ -45,6 +46,7 @@ SELECT w.now_at, w.day_start, w.prev_day_start, w.prev_now,
 FROM w
 
 -- name: overview.trends --
+-- cache: 60 overview
 -- timeout: 15s
 -- One row per UTC bucket (hour, day or week; weeks start on Monday) from the bucket holding `start`
 -- up to `end` (exclusive).  Events are counted only inside [start, end), so the first and last
@@ -86,6 +88,7 @@ LEFT JOIN rd ON rd.bucket = s.bucket
 ORDER BY s.bucket
 
 -- name: overview.top_venues --
+-- cache: 60 overview
 -- timeout: 10s
 -- Venues with the most check-ins in [start, end).
 SELECT v.id AS venue_id, v.name, v.category, v.city,

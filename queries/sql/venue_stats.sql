@@ -11,10 +11,12 @@
 SELECT count(*) AS venue_count, max(refreshed_at) AS refreshed_at FROM venue_stats_visible
 
 -- name: venue_stats.categories --
+-- cache: 60 venue_stats
 -- timeout: 5s
 SELECT DISTINCT category FROM venue_stats_visible ORDER BY category
 
 -- name: venue_stats.count --
+-- cache: 60 venue_stats
 -- timeout: 10s
 SELECT count(*) AS total
 FROM venue_stats_visible
@@ -23,6 +25,7 @@ WHERE (%(q)s::text = '' OR strpos(lower(name), lower(%(q)s::text)) > 0
   AND (%(category)s::text IS NULL OR category = %(category)s::text)
 
 -- name: venue_stats.page --
+-- cache: 60 venue_stats
 -- timeout: 10s
 SELECT venue_id, name, category, city,
        engagement_score::bigint AS engagement_score,
@@ -61,8 +64,11 @@ ORDER BY
 LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: venue_stats.leaderboard --
+-- cache: 60 venue_stats
 -- timeout: 10s
--- Venues by engagement_score (ties share a rank), with the score split into its weighted parts.
+-- Venues by engagement_score (ties share a rank), with the score split into its weighted parts.  The
+-- top rows are picked first (index order), then ranked: every venue that outranks a top row is itself
+-- among the top rows, so the rank is the same as over all venues.
 SELECT rank() OVER (ORDER BY engagement_score DESC) AS rank,
        venue_id, name, category, city,
        engagement_score::bigint AS engagement_score,
@@ -70,11 +76,14 @@ SELECT rank() OVER (ORDER BY engagement_score DESC) AS rank,
        5 * review_count AS from_reviews,
        3 * favorite_count AS from_favorites,
        2 * flash_offer_claim_count AS from_claims
-FROM venue_stats_visible
-WHERE engagement_score > 0
-  AND (%(category)s::text IS NULL OR category = %(category)s::text)
+FROM (
+  SELECT * FROM venue_stats_visible
+  WHERE engagement_score > 0
+    AND (%(category)s::text IS NULL OR category = %(category)s::text)
+  ORDER BY engagement_score DESC, lower(name), venue_id
+  LIMIT %(limit)s
+) top
 ORDER BY engagement_score DESC, lower(name), venue_id
-LIMIT %(limit)s
 
 -- name: venue_stats.live_counters --
 -- timeout: 5s
