@@ -1317,5 +1317,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- A materialized view cannot carry row-level security: readers use this security-barrier view.
+-- The scope functions sit in sub-selects so they run once per query (an InitPlan), not once per row.
 CREATE VIEW venue_stats_visible WITH (security_barrier) AS
-SELECT * FROM venue_stats WHERE vp_venue_visible(venue_id);
+SELECT * FROM venue_stats
+WHERE (SELECT NOT vp_is_scoped_role()) OR venue_id = ANY ((SELECT vp_scope_venue_ids())::uuid[]);
