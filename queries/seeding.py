@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import dict_row
 
 from .errors import QueryError
@@ -86,7 +87,8 @@ def copy_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], chun
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
     total = 0
     try:
-        with conn.cursor() as cur, cur.copy(stmt) as cp:
+        # a writer thread sends while the caller formats the next chunk
+        with conn.cursor() as cur, cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as cp:
             for n, text in chunks:
                 cp.write(text)
                 total += n
