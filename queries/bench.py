@@ -54,14 +54,16 @@ def repeat(fn: Callable[[], float], times: int) -> list[float]:
 
 
 def refresh_vs_floor(url: str, repeats: int = 5) -> dict[str, Any]:
-    """Full venue_stats refresh time against one aggregate pass over the same sources, interleaved."""
-    refresh, floor = [], []
+    """Full venue_stats refresh time against one aggregate pass over the same sources, interleaved;
+    also the refresh job's CONCURRENTLY refresh, for reference."""
+    refresh, floor, job = [], [], []
     with connect(url, autocommit=True) as conn:
         run_on(conn, "bench.aggregate_floor")  # warm the cache once for both
         for _ in range(repeats):
             floor.append(timed(conn, "bench.aggregate_floor")[0])
             refresh.append(timed(conn, "bench.refresh_full")[0])
-    return {"refresh_ms": refresh, "floor_ms": floor}
+            job.append(timed(conn, "bench.refresh_job")[0])
+    return {"refresh_ms": refresh, "floor_ms": floor, "concurrent_refresh_ms": job}
 
 
 def review_sql_on_sample(url: str, sample: int = 20, timeout_s: int = 60) -> dict[str, Any]:

@@ -1,0 +1,61 @@
+"""`venuepulse bench` end to end at tiny scale: the JSON it writes (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+BENCH_DB = "venuepulse_bench_tiny"
+
+
+@pytest.fixture
+def bench_server(pg_server_url: str):
+    """The test server's URL; the bench database the command creates there is dropped afterwards."""
+    try:
+        yield pg_server_url
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+def test_bench_refresh_and_pages_at_tiny_scale_writes_the_expected_json(bench_server, run_cli, tmp_path):
+    out = tmp_path / "bench.json"
+    md = tmp_path / "bench.md"
+    proc = run_cli("--database-url", bench_server, "bench", "--scale", "tiny", "--only", "refresh,pages",
+                   "--repeats", "1", "--json", str(out), "--markdown", str(md), timeout=600)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["scale"] == "tiny"
+    assert result["postgres"].startswith("PostgreSQL ")
+    assert result["data"]["venues"] > 0 and result["data"]["check_ins"] > 0
+    assert set(result["scenarios"]) == {"refresh", "pages"}
+
+    refresh = result["scenarios"]["refresh"]
+    for key in ("refresh_ms", "floor_ms", "concurrent_refresh_ms"):
+        assert set(refresh[key]) == {"median", "min", "max", "n"} and refresh[key]["n"] == 1
+    assert refresh["ratio"] > 0 and refresh["target"] == 1.3
+
+    review = refresh["review_sql_sample"]
+    assert review["venues"] == 20
+    if review["wrong_venues"] is None:  # the review's SQL ran into the statement timeout
+        assert review["ms"] is None and "timeout" in review["error"]
+    else:
+        assert 0 <= review["wrong_venues"] <= review["venues"]
+        assert review["ms"] > 0 and review["worst_check_in_inflation"] >= 1
+
+    pages = result["scenarios"]["pages"]
+    assert pages["target_ratio"] == 1.5
+    assert "ratio" not in pages  # tiny is the smallest scale: nothing to compare with
+    assert set(pages["tiny"]) == {"overview", "venues", "engagement", "offers", "query_performance", "jobs_health"}
+    for page in pages["tiny"].values():
+        assert page["n"] == 1 and page["calls"] and all(ms >= 0 for ms in page["calls"].values())
+
+    table = md.read_text(encoding="utf-8")
+    assert "Scale `tiny`" in table and "refresh ÷ floor (target ≤ 1.3)" in table
+    assert "refresh ÷ floor" in proc.stdout  # the printed table
+
+    with psycopg.connect(bench_server, autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)).fetchone()
