@@ -82,7 +82,7 @@ def describe_catalog(url: str) -> dict[str, object]:
         }
         policies = conn.execute(
             "SELECT parent_table, partition_key, period, ahead, retention FROM partition_policies ORDER BY 1"
-        ).fetchall()
+        ).fetchall() if conn.execute("SELECT to_regclass('partition_policies')").fetchone()[0] else []
     return {"tables": tables, "columns": columns, "constraints": constraints, "indexes": indexes,
             "functions": functions, "triggers": triggers, "views": views, "partition_policies": policies}
 

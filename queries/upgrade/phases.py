@@ -32,6 +32,12 @@ OLD_TABLES = ["notification_preferences", "social_notifications", "activity_feed
 PARTITIONED = {"check_ins": "checked_in_at", "event_stream": "created_at"}
 SWAP_LOCK_TIMEOUT = "3s"
 SWAP_ATTEMPTS = 20
+DDL_LOCK_TIMEOUT = "5s"
+PHASE1_LOCKS = ["users", "venues", "check_ins", "flash_offers", "flash_offer_claims", "flash_offer_events"]
+PHASE2_LOCKS = ["users", "venues", "check_ins", "reviews", "favorites", "collections", "collection_venues",
+                "flash_offers", "flash_offer_claims", "flash_offer_events", "notification_preferences",
+                "social_notifications", "activity_feed"]
+PHASE4_LOCKS = ["users", "venues", "check_ins", "event_stream"]
 
 
 class UpgradeRefused(RuntimeError):
@@ -58,6 +64,26 @@ def _exec(raw, sql: str, params: dict | None = None):
 
 def _named(raw, name: str, params: dict | None = None):
     return _exec(raw, get(name).sql, params or {})
+
+
+def _ddl(raw, step: str, tables: list[str], work) -> None:
+    """Run a phase's DDL once (recorded as ``step``), with every table it alters locked up front.
+
+    Taking all the locks first, each wait bounded by DDL_LOCK_TIMEOUT, keeps the DDL from deadlocking
+    with the app's transactions halfway through (they would otherwise interleave lock by lock); a
+    timeout or deadlock rolls back to a savepoint and tries again.
+    """
+    if _step_done(raw, step):
+        return
+
+    def attempt() -> None:
+        _named(raw, "legacy.lock_wait", {"timeout": DDL_LOCK_TIMEOUT})
+        _exec(raw, f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+        _named(raw, "legacy.lock_wait", {"timeout": "0"})
+        work()
+        _mark_done(raw, step)
+
+    _with_retry(raw, step.replace(".", "_"), attempt)
 
 
 def _step_done(raw, step: str) -> bool:
@@ -141,11 +167,11 @@ def downgrade_phase(phase: int) -> None:
         for name in reversed(schema0001.names("VIEW")):
             if name != "partition_inventory":
                 _exec(raw, f"DROP VIEW IF EXISTS {name}")
+        for name in ["event_stream", *reversed(PHASE2_TABLES)]:
+            _exec(raw, f"DROP TABLE IF EXISTS {name}")
         for name in reversed(schema0001.names("FUNCTION")):
             if name not in PHASE1_FUNCTIONS:
                 _exec(raw, f"DROP FUNCTION IF EXISTS {name}")
-        for name in ["event_stream", *reversed(PHASE2_TABLES)]:
-            _exec(raw, f"DROP TABLE IF EXISTS {name}")
         _exec(raw, read_sql_file("L1_triggers.up.sql"))
         _named(raw, "legacy.progress_forget_phase", {"prefix": "L2.%"})
     else:
@@ -157,21 +183,24 @@ def downgrade_phase(phase: int) -> None:
 
 
 def _phase1(raw, attributes: dict[str, Any]) -> None:
-    if not _step_done(raw, "L1.ddl"):
+    def ddl() -> None:
         _exec(raw, schema0001.statements("FUNCTION", PHASE1_FUNCTIONS[:5]))
         _exec(raw, schema0001.statements("TABLE", PHASE1_TABLES))
         _exec(raw, "\n".join(schema0001.statement("INDEX", n) for n in schema0001.names("INDEX")
                              if schema0001.index_table(n) in PHASE1_TABLES))
         _exec(raw, schema0001.statements("FUNCTION", PHASE1_FUNCTIONS[5:8]))
         _exec(raw, schema0001.statement("VIEW", "partition_inventory"))
-        _exec(raw, schema0001.statement("MATERIALIZED VIEW", "venue_stats"))
+        # created empty: filled after the locks are gone (building it reads every history table)
+        _exec(raw, schema0001.statement("MATERIALIZED VIEW", "venue_stats").rstrip().rstrip(";") + "\nWITH NO DATA;")
         _exec(raw, "\n".join(schema0001.statement("INDEX", n) for n in schema0001.names("INDEX")
                              if schema0001.index_table(n) == "venue_stats"))
         _exec(raw, schema0001.statement("FUNCTION", "refresh_venue_stats"))
         _exec(raw, read_sql_file("L1_computed.up.sql"))
         _exec(raw, read_sql_file("L1_triggers.up.sql"))
-        _mark_done(raw, "L1.ddl")
+
+    _ddl(raw, "L1.ddl", PHASE1_LOCKS, ddl)
     _run_backfills(1, attributes)
+    _refresh_venue_stats()
     # the numbers are real now: validate the checks added NOT VALID (a scan that does not block writes)
     for name in ("legacy.validate_phase1", "legacy.validate_phase2", "legacy.validate_users_timezone",
                  "legacy.validate_claims_fk"):
@@ -179,7 +208,7 @@ def _phase1(raw, attributes: dict[str, Any]) -> None:
 
 
 def _phase2(raw, attributes: dict[str, Any]) -> None:
-    if not _step_done(raw, "L2.ddl"):
+    def ddl() -> None:
         _exec(raw, read_sql_file("L2_new_tables.up.sql"))
         _exec(raw, schema0001.statements("TABLE", PHASE2_TABLES))
         _exec(raw, "\n".join(schema0001.statement("INDEX", n) for n in schema0001.names("INDEX")
@@ -191,7 +220,8 @@ def _phase2(raw, attributes: dict[str, Any]) -> None:
                 _exec(raw, schema0001.statement("VIEW", name))
         _exec(raw, schema0001.statements("TRIGGER", schema0001.names("TRIGGER")))
         _exec(raw, read_sql_file("L2_mirror.up.sql"))
-        _mark_done(raw, "L2.ddl")
+
+    _ddl(raw, "L2.ddl", PHASE2_LOCKS, ddl)
     _run_backfills(2, attributes)
 
 
@@ -202,19 +232,23 @@ def _phase3(raw, attributes: dict[str, Any]) -> None:
     if unfinished:
         raise UpgradeRefused(f"phase 2's backfills have not finished ({', '.join(unfinished)}); "
                              "run the upgrade to phase 2 again first")
-    # No writes to the old tables between verifying and dropping them (reads go on).
-    _named(raw, "legacy.lock_wait", {"timeout": "30s"})
-    _exec(raw, "LOCK TABLE notification_preferences, social_notifications, activity_feed, flash_offer_events, "
-               "flash_offer_rate_limits IN EXCLUSIVE MODE")
-    report = legacy.verify_on(raw)
-    if not report.ok:
-        raise UpgradeRefused(
-            f"verification found {len(report.differences)} difference(s) between the old and the new tables "
-            f"(first: {report.differences[0].describe()}); the old tables were not dropped. "
-            "Run 'venuepulse migrate verify' for the full list."
-        )
-    _named(raw, "legacy.lock_wait", {"timeout": "0"})
-    _exec(raw, read_sql_file("L3_cutover.up.sql"))
+    # Nothing touches the old tables between verifying and dropping them (by now the app reads the new
+    # ones).  A deadlock with the app's writes or a lock wait that runs out is retried from a savepoint.
+    def cutover() -> None:
+        _named(raw, "legacy.lock_wait", {"timeout": "10s"})
+        _exec(raw, "LOCK TABLE notification_preferences, social_notifications, activity_feed, flash_offer_events, "
+                   "flash_offer_rate_limits IN ACCESS EXCLUSIVE MODE")
+        report = legacy.verify_on(raw)
+        if not report.ok:
+            raise UpgradeRefused(
+                f"verification found {len(report.differences)} difference(s) between the old and the new tables "
+                f"(first: {report.differences[0].describe()}); the old tables were not dropped. "
+                "Run 'venuepulse migrate verify' for the full list."
+            )
+        _exec(raw, read_sql_file("L3_cutover.up.sql"))
+        _named(raw, "legacy.lock_wait", {"timeout": "0"})
+
+    _with_retry(raw, "vp_cutover", cutover)
     _exec(raw, schema0001.statement("FUNCTION", "status"))
 
 
@@ -236,7 +270,8 @@ def _phase4(raw, attributes: dict[str, Any]) -> None:
     unfinished = _exec(raw, "SELECT to_regclass('notification_preferences') IS NOT NULL")[0][0]
     if unfinished:
         raise UpgradeRefused("phase 3 has not dropped the old tables yet")
-    if not _step_done(raw, "L4.ddl"):
+
+    def ddl() -> None:
         for table in PARTITIONED:
             _exec(raw, _shadow_ddl(table))
         _exec(raw, read_sql_file("L4_partitions.up.sql"))
@@ -244,62 +279,87 @@ def _phase4(raw, attributes: dict[str, Any]) -> None:
         for table in PARTITIONED:
             _exec(raw, "SELECT vp_upgrade_shadow_partitions(%s, %s, %s, now() + interval '3 months')",
                   (table, f"{table}_partitioned", first))
-        _mark_done(raw, "L4.ddl")
+
+    _ddl(raw, "L4.ddl", PHASE4_LOCKS, ddl)
     _run_backfills(4, attributes)
     _swap(raw)
-    # venue_stats was recreated empty inside the swap; fill it outside the short lock
+    _refresh_venue_stats()  # recreated empty inside the swap
+
+
+def _refresh_venue_stats() -> None:
+    """Fill venue_stats outside the phase's locks (commits what the phase did so far)."""
     from alembic import op
 
     with op.get_context().autocommit_block():
         _named(op.get_bind().connection.driver_connection, "legacy.refresh_venue_stats")
 
 
-def _swap(raw) -> None:
+def _sqlstate(exc: BaseException) -> str | None:
+    return getattr(exc, "sqlstate", None) or getattr(getattr(exc, "original", None), "sqlstate", None)
+
+
+def _with_retry(raw, savepoint: str, work) -> None:
+    """Run ``work`` under a savepoint; on a deadlock or lock timeout roll back to it and try again."""
     for attempt in range(SWAP_ATTEMPTS):
-        _exec(raw, "SAVEPOINT vp_swap")
+        _exec(raw, f"SAVEPOINT {savepoint}")
         try:
-            _named(raw, "legacy.lock_wait", {"timeout": SWAP_LOCK_TIMEOUT})
-            _exec(raw, "LOCK TABLE check_ins, event_stream IN ACCESS EXCLUSIVE MODE")
-            break
-        except Exception as exc:  # lock_not_available: busy tables, try again shortly
-            if getattr(exc, "sqlstate", None) != "55P03" or attempt == SWAP_ATTEMPTS - 1:
+            work()
+        except Exception as exc:
+            if _sqlstate(exc) not in ("40P01", "55P03") or attempt == SWAP_ATTEMPTS - 1:
                 raise
-            _exec(raw, "ROLLBACK TO SAVEPOINT vp_swap")
-            time.sleep(min(0.5 * (attempt + 1), 5))
-    _named(raw, "legacy.lock_wait", {"timeout": "0"})
-    counts = _named(raw, "legacy.partition_copy_counts")[0]
-    if counts[0] != counts[1] or counts[2] != counts[3]:
-        raise UpgradeRefused(
-            f"the partitioned copies do not match (check_ins {counts[0]} vs {counts[1]}, event_stream "
-            f"{counts[2]} vs {counts[3]}); nothing was swapped"
-        )
-    _exec(raw, "DROP MATERIALIZED VIEW venue_stats CASCADE")
-    for name in schema0001.names("VIEW"):
-        if name != "partition_inventory":
-            _exec(raw, f"DROP VIEW IF EXISTS {name} CASCADE")
-    _exec(raw, "DROP TABLE check_ins, event_stream")
-    _exec(raw, "DROP FUNCTION vp_upgrade_sync_check_ins(), vp_upgrade_sync_event_stream(), "
-               "vp_upgrade_shadow_partitions(text, text, timestamptz, timestamptz)")
-    for table in PARTITIONED:
-        shadow = f"{table}_partitioned"
-        _exec(raw, f"ALTER TABLE {shadow} RENAME TO {table}")
-        # constraints named after the replacement, its own and their copies on its partitions (renaming
-        # the parent's renames the inherited copies too, so look again after each rename)
-        while True:
-            rows = _exec(
-                raw, "SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-                     "WHERE (c.oid = %s::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits "
-                     "WHERE inhparent = %s::regclass)) AND k.conname LIKE %s ORDER BY c.relispartition LIMIT 1",
-                (table, table, f"{shadow}\\_%"))
-            if not rows:
-                break
-            relname, conname = rows[0]
-            _exec(raw, f'ALTER TABLE "{relname}" RENAME CONSTRAINT "{conname}" TO "{table}{conname[len(shadow):]}"')
-        for name in schema0001.names("INDEX"):
-            if schema0001.index_table(name) == table:
-                _exec(raw, f"ALTER INDEX {name}_shadow RENAME TO {name}")
-    converge(raw, matview_no_data=True)
-    _exec(raw, "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
-               "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
-    _exec(raw, "DELETE FROM alembic_version")
-    _exec(raw, "INSERT INTO alembic_version (version_num) VALUES ('0001')")
+            _exec(raw, f"ROLLBACK TO SAVEPOINT {savepoint}")
+            time.sleep(min(0.2 * (attempt + 1), 3))
+        else:
+            _exec(raw, f"RELEASE SAVEPOINT {savepoint}")
+            return
+
+
+def _swap(raw) -> None:
+    """Replace check_ins and event_stream by their partitioned copies under one short lock.
+
+    Every lock is waited for at most SWAP_LOCK_TIMEOUT, so the app is never held up longer; a timeout or
+    deadlock rolls the attempt back and tries again.
+    """
+
+    def work() -> None:
+        _named(raw, "legacy.lock_wait", {"timeout": SWAP_LOCK_TIMEOUT})
+        _exec(raw, "LOCK TABLE check_ins, event_stream IN ACCESS EXCLUSIVE MODE")
+        counts = _named(raw, "legacy.partition_copy_counts")[0]
+        if counts[0] != counts[1] or counts[2] != counts[3]:
+            raise UpgradeRefused(
+                f"the partitioned copies do not match (check_ins {counts[0]} vs {counts[1]}, event_stream "
+                f"{counts[2]} vs {counts[3]}); nothing was swapped"
+            )
+        _exec(raw, "DROP MATERIALIZED VIEW venue_stats CASCADE")
+        for name in schema0001.names("VIEW"):
+            if name != "partition_inventory":
+                _exec(raw, f"DROP VIEW IF EXISTS {name} CASCADE")
+        _exec(raw, "DROP TABLE check_ins, event_stream")
+        _exec(raw, "DROP FUNCTION vp_upgrade_sync_check_ins(), vp_upgrade_sync_event_stream(), "
+                   "vp_upgrade_shadow_partitions(text, text, timestamptz, timestamptz)")
+        for table in PARTITIONED:
+            shadow = f"{table}_partitioned"
+            _exec(raw, f"ALTER TABLE {shadow} RENAME TO {table}")
+            # constraints named after the replacement, its own and their copies on its partitions (renaming
+            # the parent's renames the inherited copies too, so look again after each rename)
+            while True:
+                rows = _exec(
+                    raw, "SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+                         "WHERE (c.oid = %s::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits "
+                         "WHERE inhparent = %s::regclass)) AND k.conname LIKE %s ORDER BY c.relispartition LIMIT 1",
+                    (table, table, f"{shadow}\\_%"))
+                if not rows:
+                    break
+                relname, conname = rows[0]
+                _exec(raw, f'ALTER TABLE "{relname}" RENAME CONSTRAINT "{conname}" TO "{table}{conname[len(shadow):]}"')
+            for name in schema0001.names("INDEX"):
+                if schema0001.index_table(name) == table:
+                    _exec(raw, f"ALTER INDEX {name}_shadow RENAME TO {name}")
+        converge(raw, matview_no_data=True)
+        _exec(raw, "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+                   "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+        _exec(raw, "DELETE FROM alembic_version")
+        _exec(raw, "INSERT INTO alembic_version (version_num) VALUES ('0001')")
+        _named(raw, "legacy.lock_wait", {"timeout": "0"})
+
+    _with_retry(raw, "vp_swap", work)

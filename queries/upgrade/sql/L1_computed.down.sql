@@ -1,13 +1,12 @@
 -- Reverses phase 1: the database is the legacy baseline again (its data untouched).
 DROP TRIGGER IF EXISTS vp_upgrade_guard_offer_counters ON flash_offers;
 DROP TRIGGER IF EXISTS vp_upgrade_offer_events_counters ON flash_offer_events;
-DROP TRIGGER IF EXISTS vp_upgrade_claims_counters_upd ON flash_offer_claims;
 DROP TRIGGER IF EXISTS vp_upgrade_claims_counters ON flash_offer_claims;
 DROP TRIGGER IF EXISTS vp_upgrade_check_ins_counters_upd ON check_ins;
 DROP TRIGGER IF EXISTS vp_upgrade_check_ins_counters ON check_ins;
 DROP FUNCTION IF EXISTS vp_upgrade_guard_offer_counters();
-DROP FUNCTION IF EXISTS vp_upgrade_offer_events_counters();
-DROP FUNCTION IF EXISTS vp_upgrade_claims_counters();
+DROP FUNCTION IF EXISTS vp_upgrade_offer_rows_changed();
+DROP FUNCTION IF EXISTS vp_upgrade_offer_recount(uuid);
 DROP FUNCTION IF EXISTS vp_upgrade_check_ins_counters();
 
 DROP VIEW IF EXISTS partition_inventory;

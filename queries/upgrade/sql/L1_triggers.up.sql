@@ -39,57 +39,50 @@ CREATE TRIGGER vp_upgrade_check_ins_counters_upd
 AFTER UPDATE OF venue_id, checked_in_at, is_active ON check_ins
 FOR EACH ROW EXECUTE FUNCTION vp_upgrade_check_ins_counters();
 
-CREATE FUNCTION vp_upgrade_claims_counters() RETURNS trigger
+-- An offer's counters are recounted from its rows (few per offer) after locking the offer, so the
+-- recount sees every claim and event committed before it, and later ones recount again.  An offer the
+-- legacy claim race took past max_claims gets max_claims raised to its real number of claims, so the
+-- "never over" check holds without refusing the legacy app's claim.
+CREATE FUNCTION vp_upgrade_offer_recount(p_offer uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_offer IS NULL THEN
+    RETURN;
+  END IF;
+  PERFORM 1 FROM flash_offers WHERE id = p_offer FOR UPDATE;
+  UPDATE flash_offers o SET
+    claimed_count = c.claimed, redeemed_count = c.redeemed, max_claims = greatest(o.max_claims, c.claimed),
+    view_count = c.views, click_count = c.clicks
+  FROM (SELECT (SELECT count(*) FROM flash_offer_claims WHERE offer_id = p_offer)::integer AS claimed,
+               (SELECT count(*) FROM flash_offer_claims
+                 WHERE offer_id = p_offer AND status = 'redeemed')::integer AS redeemed,
+               (SELECT count(*) FROM flash_offer_events
+                 WHERE offer_id = p_offer AND event_type = 'view')::integer AS views,
+               (SELECT count(*) FROM flash_offer_events
+                 WHERE offer_id = p_offer AND event_type = 'click')::integer AS clicks) c
+  WHERE o.id = p_offer;
+END;
+$$;
+
+CREATE FUNCTION vp_upgrade_offer_rows_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF vp_triggers_paused() THEN
     RETURN NULL;
   END IF;
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    UPDATE flash_offers SET
-      claimed_count = greatest(claimed_count - 1, 0),
-      redeemed_count = least(greatest(redeemed_count - CASE WHEN OLD.status = 'redeemed' THEN 1 ELSE 0 END, 0),
-                             greatest(claimed_count - 1, 0))
-    WHERE id = OLD.offer_id;
+    PERFORM vp_upgrade_offer_recount(OLD.offer_id);
   END IF;
-  IF TG_OP IN ('UPDATE', 'INSERT') THEN
-    UPDATE flash_offers SET
-      claimed_count = least(claimed_count + 1, max_claims),
-      redeemed_count = least(redeemed_count + CASE WHEN NEW.status = 'redeemed' THEN 1 ELSE 0 END,
-                             least(claimed_count + 1, max_claims))
-    WHERE id = NEW.offer_id;
+  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.offer_id IS DISTINCT FROM OLD.offer_id) THEN
+    PERFORM vp_upgrade_offer_recount(NEW.offer_id);
   END IF;
   RETURN NULL;
 END;
 $$;
 CREATE TRIGGER vp_upgrade_claims_counters
-AFTER INSERT OR DELETE ON flash_offer_claims FOR EACH ROW EXECUTE FUNCTION vp_upgrade_claims_counters();
-CREATE TRIGGER vp_upgrade_claims_counters_upd
-AFTER UPDATE OF offer_id, status ON flash_offer_claims
-FOR EACH ROW EXECUTE FUNCTION vp_upgrade_claims_counters();
-
-CREATE FUNCTION vp_upgrade_offer_events_counters() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  IF vp_triggers_paused() THEN
-    RETURN NULL;
-  END IF;
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    UPDATE flash_offers SET
-      view_count = greatest(view_count - CASE WHEN OLD.event_type = 'view' THEN 1 ELSE 0 END, 0),
-      click_count = greatest(click_count - CASE WHEN OLD.event_type = 'click' THEN 1 ELSE 0 END, 0)
-    WHERE id = OLD.offer_id;
-  END IF;
-  IF TG_OP IN ('UPDATE', 'INSERT') THEN
-    UPDATE flash_offers SET
-      view_count = view_count + CASE WHEN NEW.event_type = 'view' THEN 1 ELSE 0 END,
-      click_count = click_count + CASE WHEN NEW.event_type = 'click' THEN 1 ELSE 0 END
-    WHERE id = NEW.offer_id;
-  END IF;
-  RETURN NULL;
-END;
-$$;
+AFTER INSERT OR UPDATE OR DELETE ON flash_offer_claims
+FOR EACH ROW EXECUTE FUNCTION vp_upgrade_offer_rows_changed();
 CREATE TRIGGER vp_upgrade_offer_events_counters
 AFTER INSERT OR UPDATE OR DELETE ON flash_offer_events
-FOR EACH ROW EXECUTE FUNCTION vp_upgrade_offer_events_counters();
+FOR EACH ROW EXECUTE FUNCTION vp_upgrade_offer_rows_changed();
 

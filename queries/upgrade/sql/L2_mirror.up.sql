@@ -5,11 +5,10 @@
 DROP TRIGGER vp_upgrade_check_ins_counters ON check_ins;
 DROP TRIGGER vp_upgrade_check_ins_counters_upd ON check_ins;
 DROP TRIGGER vp_upgrade_claims_counters ON flash_offer_claims;
-DROP TRIGGER vp_upgrade_claims_counters_upd ON flash_offer_claims;
 DROP TRIGGER vp_upgrade_offer_events_counters ON flash_offer_events;
 DROP FUNCTION vp_upgrade_check_ins_counters();
-DROP FUNCTION vp_upgrade_claims_counters();
-DROP FUNCTION vp_upgrade_offer_events_counters();
+DROP FUNCTION vp_upgrade_offer_rows_changed();
+DROP FUNCTION vp_upgrade_offer_recount(uuid);
 
 -- notification_preferences -> notification_settings.  Half-set quiet hours, unknown time zones and
 -- negative distances (which the new checks refuse) become "not set".
@@ -147,6 +146,9 @@ CREATE TRIGGER vp_upgrade_mirror_activity
 AFTER INSERT OR UPDATE OR DELETE ON activity_feed
 FOR EACH ROW EXECUTE FUNCTION vp_upgrade_mirror_activity();
 
+-- The offer's view/click counters follow event_stream's analytics events (0001's trigger).  A view or
+-- click the backfill has not copied yet was counted in phase 1, so when it goes before being copied the
+-- counter is taken down here.
 CREATE FUNCTION vp_upgrade_mirror_offer_events() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -154,6 +156,12 @@ DECLARE
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
     DELETE FROM event_stream WHERE id = OLD.id;
+    IF NOT FOUND AND NOT vp_triggers_paused() THEN
+      UPDATE flash_offers SET
+        view_count = greatest(view_count - CASE WHEN OLD.event_type = 'view' THEN 1 ELSE 0 END, 0),
+        click_count = greatest(click_count - CASE WHEN OLD.event_type = 'click' THEN 1 ELSE 0 END, 0)
+      WHERE id = OLD.offer_id;
+    END IF;
   END IF;
   IF TG_OP IN ('UPDATE', 'INSERT') THEN
     m := vp_upgrade_map_offer_event(NEW);
