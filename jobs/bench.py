@@ -158,7 +158,7 @@ def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeat
 
     if "load" in chosen and loaded:
         sc["load"] = {"seconds": loaded.get("seconds"), "tables": loaded.get("tables"),
-                      "strategy": loaded.get("strategy")}
+                      "steps": loaded.get("steps"), "strategy": loaded.get("strategy")}
         say(f"load: {scale} seeded in {loaded.get('seconds', 0):.1f}s")
 
     if "refresh" in chosen:
@@ -223,7 +223,9 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         for table, t in sc["load"]["tables"].items():
             rate = t.get("rows_per_second") if isinstance(t, dict) else None
             n = t.get("rows") if isinstance(t, dict) else t
-            rows.append(("load", f"{table} rows/s", f"{rate:,.0f} ({n:,} rows)" if rate else f"{n:,} rows"))
+            rows.append(("load", f"{table} rows/s (COPY)", f"{rate:,.0f} ({n:,} rows)" if rate else f"{n:,} rows"))
+        if sc["load"].get("steps"):
+            rows.append(("load", "seconds per step", ", ".join(f"{k} {v:.1f}" for k, v in sc["load"]["steps"].items())))
         rows.append(("load", "total seconds", f"{sc['load']['seconds']:.1f}"))
     if "refresh" in sc:
         r = sc["refresh"]
