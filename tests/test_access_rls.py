@@ -411,3 +411,16 @@ def test_ensure_login_roles_is_repeatable_and_keeps_stored_passwords(db_url, tmp
         with psycopg.connect(url) as c:
             assert c.execute("SELECT current_user").fetchone()[0].startswith("venuepulse_dashboard")
     assert "postgres@" not in first["owner_url"]
+
+
+def test_downgrade_removes_this_databases_access_objects_but_keeps_the_shared_roles(empty_db_url, db_url):
+    from queries.migrate import downgrade, upgrade
+
+    upgrade(empty_db_url, "head")
+    ensure_login_roles(empty_db_url)
+    downgrade(empty_db_url, "base")
+    with psycopg.connect(empty_db_url) as c:
+        assert c.execute("SELECT to_regnamespace('venuepulse_auth')").fetchone()[0] is None
+        assert c.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'venuepulse_%'").fetchone()[0] >= 6
+    with psycopg.connect(db_url) as c:  # another database on the server still relies on them
+        assert c.execute("SELECT count(*) FROM pg_policies WHERE policyname = 'vp_venue_scope'").fetchone()[0] == 11
