@@ -2,7 +2,8 @@
 -- verification old vs new.  Every backfill batch is "next upper key" + "copy (last, upper]" in one
 -- transaction together with its progress row, so an interrupted run resumes where it stopped, and the
 -- copies are idempotent (ON CONFLICT DO NOTHING / absolute recounts) so re-running is harmless.
--- %(last)s is NULL on the first batch.
+-- %(last)s is NULL on the first batch.  All are kind maintenance: upgrade work, no statement timeout,
+-- and not among the app's read queries (most name the legacy tables, which a VenuePulse database lacks).
 
 -- name: legacy.progress_table --
 -- kind: maintenance
@@ -17,43 +18,49 @@ CREATE TABLE IF NOT EXISTS venuepulse_upgrade_progress (
 )
 
 -- name: legacy.progress_all --
+-- kind: maintenance
 SELECT step, last_key, rows_done, batches, started_at, updated_at, finished_at
 FROM venuepulse_upgrade_progress ORDER BY started_at, step
 
 -- name: legacy.progress_get --
+-- kind: maintenance
 SELECT step, last_key, rows_done, batches, finished_at FROM venuepulse_upgrade_progress WHERE step = %(step)s
 
 -- name: legacy.progress_start --
--- kind: write
+-- kind: maintenance
 INSERT INTO venuepulse_upgrade_progress (step) VALUES (%(step)s) ON CONFLICT (step) DO NOTHING
 
 -- name: legacy.progress_advance --
--- kind: write
+-- kind: maintenance
 UPDATE venuepulse_upgrade_progress
 SET last_key = %(last_key)s, rows_done = rows_done + %(rows)s, batches = batches + 1, updated_at = now()
 WHERE step = %(step)s
 
 -- name: legacy.progress_finish --
--- kind: write
+-- kind: maintenance
 UPDATE venuepulse_upgrade_progress SET finished_at = now(), updated_at = now()
 WHERE step = %(step)s AND finished_at IS NULL
 
 -- name: legacy.progress_forget_phase --
--- kind: write
+-- kind: maintenance
 DELETE FROM venuepulse_upgrade_progress WHERE step LIKE %(prefix)s
 
 -- name: legacy.version_tables --
+-- kind: maintenance
 SELECT to_regclass('venuepulse_upgrade_version') IS NOT NULL AS has_upgrade_version,
        to_regclass('venuepulse_upgrade_progress') IS NOT NULL AS has_progress,
        to_regclass('alembic_version') IS NOT NULL AS has_main_version
 
 -- name: legacy.upgrade_version --
+-- kind: maintenance
 SELECT version_num FROM venuepulse_upgrade_version LIMIT 1
 
 -- name: legacy.main_version --
+-- kind: maintenance
 SELECT version_num FROM alembic_version LIMIT 1
 
 -- name: legacy.tables_present --
+-- kind: maintenance
 SELECT t AS table_name, to_regclass(t) IS NOT NULL AS present
 FROM unnest(%(tables)s::text[]) AS t
 
@@ -66,9 +73,11 @@ SELECT set_config('lock_timeout', %(timeout)s, true)
 -- ---------------------------------------------------------------------------------------------------
 
 -- name: legacy.count_venues --
+-- kind: maintenance
 SELECT count(*) AS n FROM venues
 
 -- name: legacy.bound_venues --
+-- kind: maintenance
 SELECT b.id::text AS upper FROM (
   SELECT id FROM venues WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
@@ -90,9 +99,11 @@ FROM (SELECT v2.id, count(ci.id) FILTER (WHERE ci.is_active)::integer AS active,
 WHERE v.id = c.id
 
 -- name: legacy.count_offers --
+-- kind: maintenance
 SELECT count(*) AS n FROM flash_offers
 
 -- name: legacy.bound_offers --
+-- kind: maintenance
 SELECT b.id::text AS upper FROM (
   SELECT id FROM flash_offers WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
@@ -137,9 +148,11 @@ ALTER TABLE venues VALIDATE CONSTRAINT venues_active_check_in_count_check,
 -- ---------------------------------------------------------------------------------------------------
 
 -- name: legacy.count_notification_preferences --
+-- kind: maintenance
 SELECT count(*) AS n FROM notification_preferences
 
 -- name: legacy.bound_notification_preferences --
+-- kind: maintenance
 SELECT b.user_id::text AS upper FROM (
   SELECT user_id FROM notification_preferences WHERE %(last)s::uuid IS NULL OR user_id > %(last)s::uuid
   ORDER BY user_id LIMIT %(limit)s) b ORDER BY b.user_id DESC LIMIT 1
@@ -154,9 +167,11 @@ SELECT m.* FROM src, LATERAL vp_upgrade_map_settings(src.p) m
 ON CONFLICT DO NOTHING
 
 -- name: legacy.count_social_notifications --
+-- kind: maintenance
 SELECT count(*) AS n FROM social_notifications
 
 -- name: legacy.bound_social_notifications --
+-- kind: maintenance
 SELECT b.id::text AS upper FROM (
   SELECT id FROM social_notifications WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
@@ -170,9 +185,11 @@ SELECT m.* FROM src, LATERAL vp_upgrade_map_notification(src.s) m
 ON CONFLICT DO NOTHING
 
 -- name: legacy.count_activity_feed --
+-- kind: maintenance
 SELECT count(*) AS n FROM activity_feed
 
 -- name: legacy.bound_activity_feed --
+-- kind: maintenance
 SELECT b.id::text AS upper FROM (
   SELECT id FROM activity_feed WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
@@ -189,9 +206,11 @@ WHERE m.source_id IS NULL
 ON CONFLICT DO NOTHING
 
 -- name: legacy.count_flash_offer_events --
+-- kind: maintenance
 SELECT count(*) AS n FROM flash_offer_events
 
 -- name: legacy.bound_flash_offer_events --
+-- kind: maintenance
 SELECT b.id::text AS upper FROM (
   SELECT id FROM flash_offer_events WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
@@ -206,9 +225,11 @@ SELECT m.* FROM src, LATERAL vp_upgrade_map_offer_event(src.f) m
 ON CONFLICT DO NOTHING
 
 -- name: legacy.count_check_ins --
+-- kind: maintenance
 SELECT count(*) AS n FROM check_ins
 
 -- name: legacy.bound_check_ins --
+-- kind: maintenance
 SELECT b.id::text AS upper FROM (
   SELECT id FROM check_ins WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
@@ -227,9 +248,11 @@ FROM src s
 WHERE NOT EXISTS (SELECT 1 FROM event_stream e WHERE e.source_id = s.id AND e.event_type = 'check_in')
 
 -- name: legacy.count_reviews --
+-- kind: maintenance
 SELECT count(*) AS n FROM reviews
 
 -- name: legacy.bound_reviews --
+-- kind: maintenance
 SELECT b.id::text AS upper FROM (
   SELECT id FROM reviews WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
@@ -246,9 +269,11 @@ FROM src s
 WHERE NOT EXISTS (SELECT 1 FROM event_stream e WHERE e.source_id = s.id AND e.event_type = 'review')
 
 -- name: legacy.count_favorite_users --
+-- kind: maintenance
 SELECT count(DISTINCT user_id) AS n FROM favorites
 
 -- name: legacy.bound_favorite_users --
+-- kind: maintenance
 SELECT b.user_id::text AS upper FROM (
   SELECT DISTINCT user_id FROM favorites WHERE %(last)s::uuid IS NULL OR user_id > %(last)s::uuid
   ORDER BY user_id LIMIT %(limit)s) b ORDER BY b.user_id DESC LIMIT 1
@@ -267,9 +292,11 @@ WHERE NOT EXISTS (SELECT 1 FROM event_stream e
                   WHERE e.source_id = vp_favorite_source_id(s.user_id, s.venue_id) AND e.event_type = 'favorite')
 
 -- name: legacy.count_claims --
+-- kind: maintenance
 SELECT count(*) AS n FROM flash_offer_claims
 
 -- name: legacy.bound_claims --
+-- kind: maintenance
 SELECT b.id::text AS upper FROM (
   SELECT id FROM flash_offer_claims WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
@@ -302,9 +329,11 @@ redeems AS (
 SELECT (SELECT count(*) FROM claims) + (SELECT count(*) FROM redeems) AS n
 
 -- name: legacy.count_users --
+-- kind: maintenance
 SELECT count(*) AS n FROM users
 
 -- name: legacy.bound_users --
+-- kind: maintenance
 SELECT b.id::text AS upper FROM (
   SELECT id FROM users WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
@@ -416,9 +445,11 @@ SELECT id, user_id, venue_id, checked_in_at, checked_out_at, is_active FROM src
 ON CONFLICT DO NOTHING
 
 -- name: legacy.count_event_stream --
+-- kind: maintenance
 SELECT count(*) AS n FROM event_stream
 
 -- name: legacy.bound_event_stream --
+-- kind: maintenance
 SELECT b.id::text AS upper FROM (
   SELECT id FROM event_stream WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
@@ -435,12 +466,14 @@ SELECT * FROM src
 ON CONFLICT DO NOTHING
 
 -- name: legacy.partition_copy_counts --
+-- kind: maintenance
 SELECT (SELECT count(*) FROM check_ins) AS check_ins_old,
        (SELECT count(*) FROM check_ins_partitioned) AS check_ins_new,
        (SELECT count(*) FROM event_stream) AS event_stream_old,
        (SELECT count(*) FROM event_stream_partitioned) AS event_stream_new
 
 -- name: legacy.data_range --
+-- kind: maintenance
 SELECT least((SELECT min(checked_in_at) FROM check_ins), (SELECT min(created_at) FROM event_stream), now()) AS first_at
 
 -- name: legacy.refresh_venue_stats --
@@ -453,6 +486,7 @@ SELECT refresh_venue_stats()
 -- ---------------------------------------------------------------------------------------------------
 
 -- name: legacy.verify_counts --
+-- kind: maintenance
 SELECT
   (SELECT count(*) FROM notification_preferences) AS notification_settings_old,
   (SELECT count(*) FROM notification_settings) AS notification_settings_new,
@@ -483,6 +517,7 @@ SELECT
   (SELECT count(*) FROM venue_interactions) AS venue_interactions_new
 
 -- name: legacy.verify_notification_settings --
+-- kind: maintenance
 SELECT coalesce(o.key, n.key)::text AS key,
        CASE WHEN n.key IS NULL THEN 'missing_in_new' WHEN o.key IS NULL THEN 'extra_in_new' ELSE 'changed' END AS difference
 FROM (SELECT m.user_id AS key, md5(m::text) AS h
@@ -492,6 +527,7 @@ WHERE o.key IS NULL OR n.key IS NULL OR o.h <> n.h
 ORDER BY 1
 
 -- name: legacy.verify_notifications --
+-- kind: maintenance
 SELECT coalesce(o.key, n.key)::text AS key,
        CASE WHEN n.key IS NULL THEN 'missing_in_new' WHEN o.key IS NULL THEN 'extra_in_new' ELSE 'changed' END AS difference
 FROM (SELECT m.id AS key, md5(m::text) AS h
@@ -502,6 +538,7 @@ ORDER BY 1
 
 -- The new side: events of feed-only kinds, and check-in/review/favorite events standing for a feed row.
 -- name: legacy.verify_activity_feed --
+-- kind: maintenance
 SELECT coalesce(o.key, n.key)::text AS key,
        CASE WHEN n.key IS NULL THEN 'missing_in_new' WHEN o.key IS NULL THEN 'extra_in_new' ELSE 'changed' END AS difference
 FROM (SELECT m.id AS key, md5(m::text) AS h FROM activity_feed a, LATERAL vp_upgrade_map_activity(a) m) o
@@ -513,6 +550,7 @@ WHERE o.key IS NULL OR n.key IS NULL OR o.h <> n.h
 ORDER BY 1
 
 -- name: legacy.verify_offer_events --
+-- kind: maintenance
 SELECT coalesce(o.key, n.key)::text AS key,
        CASE WHEN n.key IS NULL THEN 'missing_in_new' WHEN o.key IS NULL THEN 'extra_in_new' ELSE 'changed' END AS difference
 FROM (SELECT m.id AS key, md5(m::text) AS h FROM flash_offer_events f, LATERAL vp_upgrade_map_offer_event(f) m) o
@@ -523,6 +561,7 @@ WHERE o.key IS NULL OR n.key IS NULL OR o.h <> n.h
 ORDER BY 1
 
 -- name: legacy.verify_check_in_events --
+-- kind: maintenance
 SELECT coalesce(o.key, n.key)::text AS key,
        CASE WHEN n.key IS NULL THEN 'missing_in_new' WHEN o.key IS NULL THEN 'extra_in_new'
             WHEN n.cnt > 1 THEN 'duplicate' ELSE 'changed' END AS difference
@@ -534,6 +573,7 @@ WHERE o.key IS NULL OR n.key IS NULL OR n.cnt > 1 OR o.h <> n.h
 ORDER BY 1
 
 -- name: legacy.verify_review_events --
+-- kind: maintenance
 SELECT coalesce(o.key, n.key)::text AS key,
        CASE WHEN n.key IS NULL THEN 'missing_in_new' WHEN o.key IS NULL THEN 'extra_in_new'
             WHEN n.cnt > 1 THEN 'duplicate' ELSE 'changed' END AS difference
@@ -545,6 +585,7 @@ WHERE o.key IS NULL OR n.key IS NULL OR n.cnt > 1 OR o.h <> n.h
 ORDER BY 1
 
 -- name: legacy.verify_favorite_events --
+-- kind: maintenance
 SELECT coalesce(o.key, n.key)::text AS key,
        CASE WHEN n.key IS NULL THEN 'missing_in_new' WHEN o.key IS NULL THEN 'extra_in_new'
             WHEN n.cnt > 1 THEN 'duplicate' ELSE 'changed' END AS difference
@@ -557,6 +598,7 @@ WHERE o.key IS NULL OR n.key IS NULL OR n.cnt > 1 OR o.h <> n.h
 ORDER BY 1
 
 -- name: legacy.verify_claim_events --
+-- kind: maintenance
 SELECT coalesce(o.key, n.key)::text AS key,
        CASE WHEN n.key IS NULL THEN 'missing_in_new' WHEN o.key IS NULL THEN 'extra_in_new'
             WHEN n.cnt > 1 THEN 'duplicate' ELSE 'changed' END AS difference
@@ -568,6 +610,7 @@ WHERE o.key IS NULL OR n.key IS NULL OR n.cnt > 1 OR o.h <> n.h
 ORDER BY 1
 
 -- name: legacy.verify_redeem_events --
+-- kind: maintenance
 SELECT coalesce(o.key, n.key)::text AS key,
        CASE WHEN n.key IS NULL THEN 'missing_in_new' WHEN o.key IS NULL THEN 'extra_in_new'
             WHEN n.cnt > 1 THEN 'duplicate' ELSE 'changed' END AS difference
@@ -580,6 +623,7 @@ WHERE o.key IS NULL OR n.key IS NULL OR n.cnt > 1 OR o.h <> n.h
 ORDER BY 1
 
 -- name: legacy.verify_venue_counters --
+-- kind: maintenance
 SELECT v.id::text AS key, 'changed' AS difference
 FROM venues v JOIN venue_counters_expected e ON e.venue_id = v.id
 WHERE (v.active_check_in_count, v.total_check_in_count, v.last_check_in_at)
@@ -587,6 +631,7 @@ WHERE (v.active_check_in_count, v.total_check_in_count, v.last_check_in_at)
 ORDER BY 1
 
 -- name: legacy.verify_offer_counters --
+-- kind: maintenance
 SELECT o.id::text AS key, 'changed' AS difference
 FROM flash_offers o JOIN flash_offer_counters_expected e ON e.offer_id = o.id
 WHERE (o.claimed_count, o.redeemed_count, o.view_count, o.click_count)
@@ -594,6 +639,7 @@ WHERE (o.claimed_count, o.redeemed_count, o.view_count, o.click_count)
 ORDER BY 1
 
 -- name: legacy.verify_venue_interactions --
+-- kind: maintenance
 SELECT coalesce(e.user_id, vi.user_id)::text || '/' || coalesce(e.venue_id, vi.venue_id)::text AS key,
        CASE WHEN vi.user_id IS NULL THEN 'missing_in_new' WHEN e.user_id IS NULL THEN 'extra_in_new'
             ELSE 'changed' END AS difference
