@@ -420,7 +420,8 @@ def upgrade(url: str, phase: int = LAST_PHASE, *, batch_sizes: dict[str, int] | 
             on_batch: OnBatch | None = None) -> tuple[str | None, str | None]:
     """Move the database along the upgrade path to ``phase`` (0-4; down only from phase 2 or 1).
 
-    An empty database is first given the legacy baseline (for rehearsals).  Returns (before, after).
+    ``phase=0`` on an empty database creates the legacy baseline (what ``seed --legacy`` loads into).
+    Returns (before, after).
     """
     from alembic import command
     from alembic.util import CommandError
@@ -440,6 +441,10 @@ def upgrade(url: str, phase: int = LAST_PHASE, *, batch_sizes: dict[str, int] | 
             raise UpgradeError("this database has the app's tables but is not on the upgrade path yet: "
                                "check it with 'venuepulse migrate plan', then stamp it with "
                                "'venuepulse migrate upgrade-legacy --stamp-legacy'.")
+        if phase > 0:
+            raise UpgradeError("this database is empty: 'venuepulse migrate' creates VenuePulse's schema; to "
+                               "rehearse the upgrade, first make a legacy database with "
+                               "'venuepulse seed --legacy --scale tiny'.")
     cfg = upgrade_config(url, batch_sizes=batch_sizes, on_batch=on_batch)
     target = f"L{phase}"
     try:

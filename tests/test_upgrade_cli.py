@@ -77,3 +77,9 @@ def test_plain_migrate_and_migrate_to_still_work(run_cli, empty_db_url):
     assert out.returncode == 0
     out = run_cli("migrate", "plan", "--database-url", empty_db_url)
     assert "not a legacy database" in out.stdout
+
+
+def test_upgrading_an_empty_database_is_refused_with_what_to_do(run_cli, empty_db_url):
+    out = run_cli("migrate", "upgrade-legacy", "--database-url", empty_db_url)
+    assert out.returncode == 2 and "seed --legacy" in out.stderr
+    assert legacy.status(empty_db_url).version is None
