@@ -323,7 +323,8 @@ def test_python_recipients_agree_with_flash_offer_recipients(sconn):
 def test_offers_that_started_minutes_ago_were_pushed_to_their_recipients(sconn):
     data = Dataset(get_scale("tiny"), seed=7, now=NOW)
     recent = sconn.execute("""SELECT id, push_recipient_count, push_sent_at FROM flash_offers
-                              WHERE start_time > now() - interval '15 minutes' AND start_time <= now()""").fetchall()
+                              WHERE start_time > to_timestamp(%s) - interval '15 minutes'
+                                AND start_time <= to_timestamp(%s)""", (NOW, NOW)).fetchall()
     assert recent
     offer_index = {uuid.UUID(bytes=bytes(b)): i for i, b in enumerate(data.of_id)}
     for offer_id, count, sent_at in recent:
@@ -348,7 +349,7 @@ def test_query_log_uses_registered_names_and_has_regressions_to_find(seeded, sco
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY execution_time_ms)
                      FILTER (WHERE created_at > now() - interval '3 days')
             FROM query_performance_log WHERE query_name = %s""", (name,)).fetchone()
-        assert after > 1.8 * before, name
+        assert after > 1.5 * before, name
 
 
 # --- refusing, resetting, appending ----------------------------------------------------------------------------
@@ -398,6 +399,7 @@ def test_reset_says_what_it_deletes_then_reseeds_and_append_adds_a_population(db
     assert recount.stored_venue_interactions(conn) == recount.venue_interactions(s)
 
 
+@pytest.mark.slow
 def test_loading_through_the_triggers_gives_the_same_numbers(db_url, conn):
     seed(db_url, scale="tiny", seed=5, now=NOW, strategy="triggers", progress=False)
     s = recount.snapshot(conn)
