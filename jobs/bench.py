@@ -29,6 +29,15 @@ def _spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(vals), "min": vals[0], "max": vals[-1], "n": len(vals)}
 
 
+def _load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages (None where the platform has none): the runs are ratios because
+    the machine may be busy, and this says how busy."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def _seed(url: str, scale: str, *, reset: bool, progress: bool) -> dict[str, Any] | None:
     from jobs.seed import seed
 
@@ -149,7 +158,8 @@ def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeat
         "scale": scale,
         "postgres": info["version"].split(" on ")[0],
         "server_version_num": info["server_version_num"],
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_at_start": _load_average()},
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": qb.app_rows(burl),
         "scenarios": {},
@@ -212,6 +222,7 @@ def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeat
             f"hot venue {med['check_in_hot']:.0f} tps")
 
     result["seconds"] = time.perf_counter() - started
+    result["machine"]["load_average_at_end"] = _load_average()
     return result
 
 
@@ -246,8 +257,10 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
                          f" (check-ins inflated up to {rv['worst_check_in_inflation']:.0f}x)"))
     if "recording" in sc:
         m = sc["recording"]
-        rows.append(("recording", "µs per run recorded / unrecorded",
-                     f"{m['recorded_us']:.1f} / {m['unrecorded_us']:.1f}"))
+        rec, plain = m.get("recorded_rounds_us") or [0], m.get("unrecorded_rounds_us") or [0]
+        rows.append(("recording", f"µs per {m['query']} recorded / unrecorded (median of rounds, min–max)",
+                     f"{m['recorded_us']:.1f} ({min(rec):.0f}–{max(rec):.0f}) / "
+                     f"{m['unrecorded_us']:.1f} ({min(plain):.0f}–{max(plain):.0f})"))
         rows.append(("recording", "overhead (target ≤ 3%)", f"{m['overhead_pct']:.2f}%"))
     if "pages" in sc:
         p = sc["pages"]
@@ -270,7 +283,12 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    head = (f"Scale `{result['scale']}` · {result['postgres']} · {result['machine']['cpus']} CPUs · "
+    m = result["machine"]
+    load = ""
+    if m.get("load_average_at_start"):
+        load = (f" · load average {m['load_average_at_start'][0]:.1f} at start, "
+                f"{(m.get('load_average_at_end') or [0])[0]:.1f} at end")
+    head = (f"Scale `{result['scale']}` · {result['postgres']} · {m['cpus']} CPUs{load} · "
             f"{result['started_at']} · {result['seconds']:.0f}s in all\n\n")
     lines = ["| scenario | figure | value |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in table_rows(result)]
