@@ -98,7 +98,8 @@ class Children:
 
 def dashboard_env(admin_url: str) -> dict[str, str]:
     """Environment for the Streamlit process: the read-only role for pm and engineer, the row-level
-    security role for venue owners and the sign-in role — never the administrative URL."""
+    security role for venue owners, the sign-in role and the timings' append-only role — never the
+    administrative URL."""
     from queries.access import ensure_login_roles
     from queries.config import data_dir
 
@@ -107,6 +108,7 @@ def dashboard_env(admin_url: str) -> dict[str, str]:
     env["VENUEPULSE_DASHBOARD_DATABASE_URL"] = roles["reader_url"]
     env["VENUEPULSE_OWNER_DATABASE_URL"] = roles["owner_url"]
     env["VENUEPULSE_SIGNIN_DATABASE_URL"] = roles["signin_url"]
+    env["VENUEPULSE_RECORDER_DATABASE_URL"] = roles["recorder_url"]
     return env
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 
 import streamlit as st
@@ -12,14 +13,18 @@ from queries.errors import DatabaseUnavailable, VenuePulseError
 from queries.runner import Database
 
 from .context import Account, PageContext, ScopedDatabase, dashboard_url, owner_url
-from .pages import PAGES, PageSpec, pages_for
+from .views import PAGES, PageSpec, pages_for
 
 log = logging.getLogger("venuepulse.dashboard")
 
 
 @st.cache_resource(show_spinner=False)
 def _database(url: str) -> Database:
-    return Database(url, max_size=8, application_name="venuepulse-dashboard").open()
+    # The dashboard's roles may only read: its timings are written by the recorder role when one is
+    # configured (`venuepulse up` / `dashboard` do), and not recorded otherwise.
+    recorder = os.environ.get("VENUEPULSE_RECORDER_DATABASE_URL")
+    return Database(url, max_size=8, application_name="venuepulse-dashboard", record=bool(recorder),
+                    recorder_url=recorder).open()
 
 
 def context_for(account: Account) -> PageContext:

@@ -36,6 +36,7 @@ LOGIN_ROLES = {
     "reader": ("venuepulse_dashboard", "venuepulse_reader"),
     "owner": ("venuepulse_dashboard_owner", "venuepulse_owner"),
     "signin": ("venuepulse_dashboard_signin", "venuepulse_signin"),
+    "recorder": ("venuepulse_dashboard_recorder", "venuepulse_recorder"),
 }
 
 
@@ -82,7 +83,7 @@ def _ensure_role(conn: psycopg.Connection, login: str, group: str, password: str
             pass  # created by another process meanwhile
     conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN NOSUPERUSER NOBYPASSRLS INHERIT PASSWORD {}").format(
         sql.Identifier(login), sql.Literal(verifier)))
-    if group != "venuepulse_signin":  # sign-in records failures through its functions
+    if group not in ("venuepulse_signin", "venuepulse_recorder"):  # these two write, narrowly
         # Belt and braces: the grants already allow only reads; this makes every transaction read-only.
         conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(login)))
     conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login)))
@@ -96,7 +97,7 @@ def _ensure_role(conn: psycopg.Connection, login: str, group: str, password: str
 
 
 def ensure_login_roles(admin_url: str, *, passwords_file: Path | str | None = None) -> dict[str, str]:
-    """Create or update the dashboard's login roles; return ``{"reader_url", "owner_url", "signin_url"}``.
+    """Create or update the dashboard's login roles; return ``{"reader_url", "owner_url", "signin_url", "recorder_url"}``.
 
     ``admin_url`` must be a role that may create roles (the one migrations run as), on a database
     migrated to 0004 or later.  Without ``passwords_file`` every call sets new random passwords.

@@ -28,6 +28,12 @@ SETTINGS = {
     "auto_explain.log_min_duration": "1s",
     "pg_stat_statements.track": "all",
     "max_connections": "200",
+    # every trigger-maintained (user, venue) pair holds a transaction-scoped advisory lock: room for
+    # transactions that touch tens of thousands of pairs
+    "max_locks_per_transaction": "256",
+    # bulk loads (seed, bench) and the venue_stats refresh: fewer checkpoints, more of the data cached
+    "shared_buffers": "256MB",
+    "max_wal_size": "4GB",
 }
 START_TIMEOUT = 60
 

@@ -59,8 +59,11 @@ class Database:
 
     def __init__(self, url: str, *, record: bool = True, min_size: int = 1, max_size: int = 8,
                  application_name: str = "venuepulse", cache_size: int = 1024,
-                 recorder_capacity: int = 50_000, flush_interval: float = 1.0):
+                 recorder_capacity: int = 50_000, flush_interval: float = 1.0,
+                 recorder_url: str | None = None):
         self.url = normalize_url(url)
+        # timings may go through another role than the queries (the dashboard's readers may not write)
+        self.recorder_url = normalize_url(recorder_url) if recorder_url else self.url
         self._pool = ConnectionPool(
             self.url,
             min_size=min_size,
@@ -72,7 +75,7 @@ class Database:
         self._opened = False
         self.recording = record
         self._recorder_args = {"capacity": recorder_capacity, "flush_interval": flush_interval}
-        self._recorder: Recorder | None = Recorder(self.url, **self._recorder_args) if record else None
+        self._recorder: Recorder | None = Recorder(self.recorder_url, **self._recorder_args) if record else None
         self._cache = QueryCache(cache_size)
         self._server_version: int | None = None
 
@@ -83,7 +86,7 @@ class Database:
             self._pool.open(wait=False)
             self._opened = True
             if self.recording and (self._recorder is None or self._recorder.closed):
-                self._recorder = Recorder(self.url, **self._recorder_args)
+                self._recorder = Recorder(self.recorder_url, **self._recorder_args)
         return self
 
     def close(self) -> None:

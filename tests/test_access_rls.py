@@ -396,9 +396,22 @@ def test_login_roles_belong_to_exactly_one_group_and_are_not_privileged(roles, c
     assert [(r[0], r[5]) for r in rows] == [
         ("venuepulse_dashboard", ["venuepulse_reader"]),
         ("venuepulse_dashboard_owner", ["venuepulse_owner"]),
+        ("venuepulse_dashboard_recorder", ["venuepulse_recorder"]),
         ("venuepulse_dashboard_signin", ["venuepulse_signin"]),
     ]
     assert not any(any(r[1:5]) for r in rows)
+
+
+def test_the_recorder_role_may_append_timings_and_nothing_else(roles, conn):
+    with psycopg.connect(roles["recorder_url"], autocommit=True) as rec:
+        rec.execute("INSERT INTO query_performance_log (query_name, execution_time_ms) VALUES ('x.y', 1.5)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            rec.execute("SELECT count(*) FROM query_performance_log")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            rec.execute("DELETE FROM query_performance_log")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            rec.execute("SELECT count(*) FROM venues")
+    assert conn.execute("SELECT count(*) FROM query_performance_log WHERE query_name = 'x.y'").fetchone()[0] == 1
 
 
 def test_ensure_login_roles_is_repeatable_and_keeps_stored_passwords(db_url, tmp_path):
@@ -424,3 +437,13 @@ def test_downgrade_removes_this_databases_access_objects_but_keeps_the_shared_ro
         assert c.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'venuepulse_%'").fetchone()[0] >= 6
     with psycopg.connect(db_url) as c:  # another database on the server still relies on them
         assert c.execute("SELECT count(*) FROM pg_policies WHERE policyname = 'vp_venue_scope'").fetchone()[0] == 11
+
+
+def test_the_dashboard_reads_as_the_reader_and_records_its_timings_through_the_recorder(roles, conn):
+    from queries.runner import Database
+
+    with Database(roles["reader_url"], recorder_url=roles["recorder_url"]) as db:
+        db.run("health.ping", cache=False)
+        db.flush()
+        assert db.recorder_stats().get("failed", 0) == 0
+    assert conn.execute("SELECT count(*) FROM query_performance_log WHERE query_name = 'health.ping'").fetchone()[0] >= 1

@@ -6,13 +6,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from dashboard.pages import PAGES, pages_for
+from dashboard.views import PAGES, pages_for
 from queries import accounts
 from queries.access import ensure_login_roles
 from queries.runner import Database
 from tests.test_access_world import build_world
 
-# The shell run from a script with no `pages/` folder beside it.  (dashboard/app.py has dashboard/pages/
+# The shell run from a script with no `pages/` folder beside it.  (dashboard/app.py has dashboard/views/
 # beside it, which makes Streamlit run a requested pages/<name>.py file directly, without the shell, until
 # st.navigation has been called once in the process; AppTest resets that flag on every run.)
 APP_SOURCE = "from dashboard.shell import main\n\nmain()\n"

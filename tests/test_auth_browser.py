@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from dashboard.pages import PAGES, pages_for
+from dashboard.views import PAGES, pages_for
 from queries import accounts
 from queries.access import ensure_login_roles
 from queries.runner import Database
@@ -62,6 +62,10 @@ def sign_in(page, base: str, username: str, password: str) -> None:
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     wait_for_streamlit(page)
+    if password == PASSWORD:  # signed in: wait for the rerun that draws the navigation
+        page.get_by_role("button", name="Sign out").wait_for(timeout=60_000)
+        page.locator("[data-testid='stSidebarNav'] a").first.wait_for(timeout=60_000)
+        wait_for_streamlit(page)
 
 
 def nav_paths(page) -> set[str]:
@@ -77,11 +81,6 @@ def go_within_session(page, url_path: str) -> None:
     wait_for_streamlit(page)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dashboard/pages/*.py beside dashboard/app.py: until st.navigation has run once in the server process, "
-    "Streamlit treats pages/ as a v1 multipage folder and runs a requested pages/<name>.py directly, without "
-    "the shell's sign-in (every page listed in the sidebar). Fix: move the page modules out of a folder "
-    "named pages beside the entry script (or the entry script away from it); then remove this marker."))
 def test_a_page_url_opened_before_signing_in_shows_the_sign_in_form(app, chromium):  # noqa: F811
     # first in this module: the server's very first request is for a page, not for the main script
     page = chromium.new_page()

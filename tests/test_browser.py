@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from dashboard.pages import PAGES, pages_for
+from dashboard.views import PAGES, pages_for
 from tests.browser_support import (  # noqa: F401  (fixtures)
     EXCEPTION,
     SCRIPT_DONE,

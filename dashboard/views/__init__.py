@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PageSpec:
-    key: str  # url path and module name under dashboard.pages
+    key: str  # url path and module name under dashboard.views
     title: str
     icon: str
     roles: tuple[str, ...]
 
     def render_function(self):
-        return importlib.import_module(f"dashboard.pages.{self.key}").render
+        return importlib.import_module(f"dashboard.views.{self.key}").render
 
 
 PAGES: tuple[PageSpec, ...] = (

@@ -1,6 +1,6 @@
 """Engagement (product managers and engineers): how engagement is spread over venues and user-venue pairs,
 the most engaged pairs (named only where the user's privacy allows), and notification delivery → read →
-click by category and channel.  Venue owners do not get this page (dashboard/pages/__init__.py)."""
+click by category and channel.  Venue owners do not get this page (dashboard/views/__init__.py)."""
 
 from __future__ import annotations
 

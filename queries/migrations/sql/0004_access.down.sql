@@ -29,7 +29,8 @@ ALTER TABLE venues DISABLE ROW LEVEL SECURITY;
 
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM venuepulse_reader;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM venuepulse_reader, venuepulse_owner;
-REVOKE USAGE ON SCHEMA public FROM venuepulse_reader, venuepulse_owner;
+REVOKE INSERT ON query_performance_log FROM venuepulse_recorder;
+REVOKE USAGE ON SCHEMA public FROM venuepulse_reader, venuepulse_owner, venuepulse_recorder;
 DO $$
 BEGIN
   EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database());

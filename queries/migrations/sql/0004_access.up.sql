@@ -9,13 +9,15 @@
 --   venuepulse_reader  SELECT on the public schema: the dashboard of product managers and engineers
 --   venuepulse_owner   venue owners' dashboard role: SELECT on venue-keyed tables only, under RLS
 --   venuepulse_signin  may only call the sign-in functions of venuepulse_auth
+--   venuepulse_recorder may only append query timings to query_performance_log (the dashboard's
+--                      timings: its readers may not write)
 -- ---------------------------------------------------------------------------------------------------
 
 DO $$
 DECLARE
   r text;
 BEGIN
-  FOREACH r IN ARRAY ARRAY['venuepulse_reader', 'venuepulse_owner', 'venuepulse_signin'] LOOP
+  FOREACH r IN ARRAY ARRAY['venuepulse_reader', 'venuepulse_owner', 'venuepulse_signin', 'venuepulse_recorder'] LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
       BEGIN
         EXECUTE format('CREATE ROLE %I NOLOGIN', r);
@@ -66,6 +68,9 @@ $$;
 -- venue_stats; never users (identities), user_privacy, the materialized view itself, the recount
 -- views, logs, partitions (reading a partition directly would skip its parent's policies) or accounts.
 -- ---------------------------------------------------------------------------------------------------
+
+GRANT USAGE ON SCHEMA public TO venuepulse_recorder;
+GRANT INSERT ON query_performance_log TO venuepulse_recorder;
 
 GRANT USAGE ON SCHEMA public TO venuepulse_owner;
 GRANT SELECT ON venues, venue_owners, flash_offers, flash_offer_claims, check_ins, reviews, favorites,
