@@ -30,6 +30,7 @@ def test_bench_refresh_and_pages_at_tiny_scale_writes_the_expected_json(bench_se
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["scale"] == "tiny"
     assert result["postgres"].startswith("PostgreSQL ")
+    assert result["machine"]["cpus"] >= 1 and len(result["machine"]["load_average_at_end"]) == 3
     assert result["data"]["venues"] > 0 and result["data"]["check_ins"] > 0
     assert set(result["scenarios"]) == {"refresh", "pages"}
 
@@ -55,7 +56,7 @@ def test_bench_refresh_and_pages_at_tiny_scale_writes_the_expected_json(bench_se
 
     table = md.read_text(encoding="utf-8")
     assert "Scale `tiny`" in table and "refresh ÷ floor (target ≤ 1.3)" in table
-    assert "refresh ÷ floor" in proc.stdout  # the printed table
+    assert f"wrote {out}" in proc.stdout + proc.stderr
 
     with psycopg.connect(bench_server, autocommit=True) as conn:
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)).fetchone()
