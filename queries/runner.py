@@ -248,17 +248,25 @@ class Database:
 
     @staticmethod
     def _explain_prepared(conn: psycopg.Connection, cur: psycopg.Cursor, q: NamedQuery) -> list[str]:
-        """PostgreSQL 15: PREPARE, force the generic plan, EXPLAIN EXECUTE with NULLs, DEALLOCATE.
+        """PostgreSQL 15: PREPARE, force the generic plan, EXPLAIN EXECUTE with NULLs (partition pruning
+        off), DEALLOCATE.
 
         (Prepared statements outlive transactions, so the DEALLOCATE runs even after a failure.)
         """
         stmt = "vp_explain_" + q.name.replace(".", "_")  # registered names are [a-z0-9_.]
         cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cur.execute(f"PREPARE {stmt} AS {q.positional_sql}")
+        # NULL values would let executor-start pruning remove every partition ("Subplans Removed");
+        # without pruning the plan shows every partition, as GENERIC_PLAN does on 16 and later
+        cur.execute("SET LOCAL enable_partition_pruning = off")
         try:
+            cur.execute(f"PREPARE {stmt} AS {q.positional_sql}")
             nulls = ", ".join("NULL" for _ in q.params)
             cur.execute(f"EXPLAIN (FORMAT TEXT) EXECUTE {stmt}({nulls})")
             return [r[0] for r in cur.fetchall()]
         finally:
             conn.rollback()
-            cur.execute(f"DEALLOCATE {stmt}")
+            # only if the PREPARE ran: a DEALLOCATE error must not hide the error that got us here
+            cur.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", (stmt,))
+            if cur.fetchone():
+                cur.execute(f"DEALLOCATE {stmt}")
+            conn.rollback()
