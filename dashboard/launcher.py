@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from queries.config import data_dir as user_data_dir
 from queries.errors import ConfigError
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -67,8 +68,17 @@ class Children:
 
     procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
-    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    def start(self, name: str, cmd: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+        """Start ``cmd``; its output goes to ``log`` (appended) when given, else to this terminal."""
+        out = None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            out = open(log, "ab")  # noqa: SIM115 - the child owns it; closed when the child is reaped
+        try:
+            proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=out, stderr=out)
+        finally:
+            if out is not None:
+                out.close()
         self.procs.append((name, proc))
         return proc
 
@@ -82,7 +92,7 @@ class Children:
     def stop(self, timeout: float = 15.0) -> None:
         for _name, proc in reversed(self.procs):
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                proc.terminate()  # SIGTERM: each child shuts down cleanly on it
         deadline = time.monotonic() + timeout
         for name, proc in reversed(self.procs):
             try:
@@ -161,6 +171,7 @@ def up(admin_url: str, *, started_embedded: bool, data_dir: Path | None, port: i
     env = dashboard_env(admin_url)
     child_env = dict(os.environ, VENUEPULSE_DATABASE_URL=admin_url)
     children = Children()
+    logs = user_data_dir() / "logs"
     stopping = False
 
     def on_term(signum, frame):  # SIGTERM behaves like Ctrl-C
@@ -169,11 +180,14 @@ def up(admin_url: str, *, started_embedded: bool, data_dir: Path | None, port: i
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         if jobs:
-            children.start("jobs", cli_command("jobs"), child_env)
+            children.start("jobs", cli_command("jobs"), child_env, logs / "jobs.log")
         if simulate_rate > 0:
-            children.start("simulate", cli_command("simulate", "--rate", str(simulate_rate)), child_env)
+            children.start("simulate", cli_command("simulate", "--rate", str(simulate_rate)), child_env,
+                           logs / "simulate.log")
         port = free_port(port)
-        children.start("dashboard", streamlit_command(port), env)
+        children.start("dashboard", streamlit_command(port), env, logs / "dashboard.log")
+        running = ", ".join(n for n, _ in children.procs)
+        say(f"running: {running}; their output goes to {logs}/<name>.log")
         say(f"VenuePulse is up: http://127.0.0.1:{port}   (Ctrl-C stops everything)")
         while True:
             time.sleep(1.0)
