@@ -88,7 +88,7 @@ def test_a_page_url_opened_before_signing_in_shows_the_sign_in_form(app, chromiu
         for spec in reversed(PAGES):
             page.goto(f"{app.base_url}/{spec.key}")
             wait_for_streamlit(page)
-            assert page.get_by_role("button", name="Sign in").is_visible(), spec.key
+            page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)  # the sign-in form, not the page
     finally:
         page.close()
 
@@ -119,16 +119,16 @@ def test_wrong_password_then_sign_in_then_sign_out(app, chromium):  # noqa: F811
     page = chromium.new_page()
     try:
         sign_in(page, app.base_url, USERS["pm"], "not my password")
-        assert page.get_by_text("Wrong username or password.").is_visible()
+        page.get_by_text("Wrong username or password.").wait_for(timeout=60_000)
         assert "not my password" not in page.content()
         page.get_by_label("Username").fill(USERS["pm"])
         page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         wait_for_streamlit(page)
-        assert page.get_by_role("button", name="Sign out").is_visible()
+        page.get_by_role("button", name="Sign out").wait_for(timeout=60_000)  # after the sign-in rerun
         page.get_by_role("button", name="Sign out").click()
         wait_for_streamlit(page)
-        assert page.get_by_text("You have signed out.").is_visible()
+        page.get_by_text("You have signed out.").wait_for(timeout=60_000)
         assert page.get_by_role("button", name="Sign in").is_visible()
     finally:
         page.close()
