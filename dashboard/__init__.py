@@ -1,1 +1,1 @@
-"""Streamlit dashboard and the venuepulse command-line interface."""
+"""The Streamlit dashboard: the shell, one module per page under views/, shared widgets. Drawing only."""

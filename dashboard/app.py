@@ -1,5 +1,5 @@
 """Streamlit entry point: `streamlit run dashboard/app.py` (or `venuepulse dashboard`)."""
 
-from dashboard.shell import main
+from venuepulse.dashboard.shell import main
 
 main()

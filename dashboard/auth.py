@@ -19,11 +19,10 @@ from typing import Any
 
 import streamlit as st
 
-from queries import accounts
-from queries.errors import DatabaseUnavailable, VenuePulseError
-from queries.runner import Database
-
-from .context import Account, owner_url
+from venuepulse.dashboard.context import Account, owner_url
+from venuepulse.errors import DatabaseUnavailable, VenuePulseError
+from venuepulse.queries.access import accounts
+from venuepulse.queries.core.runner import Database
 
 log = logging.getLogger("venuepulse.auth")
 
@@ -34,7 +33,7 @@ ROLE_LABELS = {"pm": "Product manager", "engineer": "Engineer", "venue_owner": "
 
 def signin_url() -> str:
     """The sign-in role's URL, else the administrative one (never the reader's: it cannot see accounts)."""
-    from queries.config import get_database_url
+    from venuepulse.config import get_database_url
 
     return os.environ.get("VENUEPULSE_SIGNIN_DATABASE_URL") or get_database_url(None)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from queries.runner import Database
+from venuepulse.queries.core.runner import Database
 
 ROLES = ("pm", "engineer", "venue_owner")
 
@@ -62,7 +62,7 @@ class PageContext:
 
 def dashboard_url() -> str:
     """The database URL the dashboard reads with (set by `venuepulse dashboard` / `up`)."""
-    from queries.config import get_database_url
+    from venuepulse.config import get_database_url
 
     return os.environ.get("VENUEPULSE_DASHBOARD_DATABASE_URL") or get_database_url(None)
 

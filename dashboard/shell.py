@@ -9,11 +9,10 @@ import uuid
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from queries.errors import DatabaseUnavailable, VenuePulseError
-from queries.runner import Database
-
-from .context import Account, PageContext, ScopedDatabase, dashboard_url, owner_url
-from .views import PAGES, PageSpec, pages_for
+from venuepulse.dashboard.context import Account, PageContext, ScopedDatabase, dashboard_url, owner_url
+from venuepulse.dashboard.views import PAGES, PageSpec, pages_for
+from venuepulse.errors import DatabaseUnavailable, VenuePulseError
+from venuepulse.queries.core.runner import Database
 
 log = logging.getLogger("venuepulse.dashboard")
 
@@ -61,7 +60,7 @@ def _page(spec: PageSpec, account: Account) -> st.Page:
 
 
 def main() -> None:
-    from . import auth
+    from venuepulse.dashboard import auth
 
     st.set_page_config(page_title="VenuePulse", page_icon=":material/monitoring:", layout="wide")
     account = auth.current_account()

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from queries.errors import DatabaseUnavailable, QueryError
+from venuepulse.errors import DatabaseUnavailable, QueryError
 
 log = logging.getLogger("venuepulse.dashboard")
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from queries import bench as qb
-from queries.db import server_info
-from queries.errors import ConfigError
+from venuepulse.errors import ConfigError
+from venuepulse.queries.core.connect import server_info
+from venuepulse.queries.ops import bench as qb
 
 SCENARIOS = ("load", "refresh", "recording", "pages", "writes")
 SMALLER = {"small": "tiny", "medium": "small", "large": "medium"}
@@ -39,7 +39,7 @@ def _load_average() -> list[float] | None:
 
 
 def _seed(url: str, scale: str, *, reset: bool, progress: bool) -> dict[str, Any] | None:
-    from jobs.seed import seed
+    from venuepulse.jobs.seed import seed
 
     rows = qb.app_rows(url)
     if rows["venues"] and not reset:
@@ -49,7 +49,7 @@ def _seed(url: str, scale: str, *, reset: bool, progress: bool) -> dict[str, Any
 
 def bench_database(url: str, scale: str, *, reset: bool = False, progress: bool = True) -> tuple[str, dict | None]:
     """The migrated, seeded bench database for ``scale``; the seed summary when it was (re)loaded now."""
-    from queries.migrate import upgrade
+    from venuepulse.queries.schema.migrate import upgrade
 
     burl, _ = qb.ensure_bench_database(url, scale)
     upgrade(burl, "head")
@@ -58,7 +58,10 @@ def bench_database(url: str, scale: str, *, reset: bool = False, progress: bool 
 
 def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
     """Each dashboard page's data as the page computes it: its queries module's calls, by page."""
-    from queries import engagement, jobs, offers, overview, performance, venue_stats
+    from venuepulse.queries.pages import engagement, offers, overview
+    from venuepulse.queries.pages import jobs_health as jobs
+    from venuepulse.queries.pages import query_performance as performance
+    from venuepulse.queries.pages import venues as venue_stats
 
     now = datetime.now(UTC)
     month = now - timedelta(days=30)
@@ -109,8 +112,8 @@ def time_pages(url: str, repeats: int) -> dict[str, dict[str, Any]]:
     The result cache is emptied before every call, so each one computes its data in the database
     (the pages cache some queries for 30-600 s; a hit would time a dictionary lookup).
     """
-    from queries.registry import registry
-    from queries.runner import Database
+    from venuepulse.queries.core.registry import registry
+    from venuepulse.queries.core.runner import Database
 
     cached = [f"query:{name}" for name, q in registry().items() if q.cached]
 
@@ -184,7 +187,7 @@ def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeat
         say(f"refresh: {ratio:.2f}x the floor; the review's SQL on {review['venues']} venues {outcome}")
 
     if "recording" in chosen:
-        from queries.performance import measure_recording_overhead
+        from venuepulse.queries.pages.query_performance import measure_recording_overhead
 
         say("recording: 20,000 runs recorded vs unrecorded ...")
         m = measure_recording_overhead(burl, runs=20_000, rounds=repeats)

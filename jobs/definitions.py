@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from queries import maintenance
-from queries.maintenance import Outcome
-from queries.runner import Database
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.ops import maintenance
+from venuepulse.queries.ops.maintenance import Outcome
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from queries.db import connect
-from queries.errors import ConfigError, VenuePulseError
+from venuepulse.errors import ConfigError, VenuePulseError
+from venuepulse.queries.core.connect import connect
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,7 @@ class LegacyDataset:
 def seed_legacy(url: str, scale: str = "tiny", seed: int = 42, now: datetime | None = None,
                 progress: Callable[[str, int], Any] | None = None) -> dict[str, int]:
     """Create the legacy baseline in the empty database at ``url`` and load it; returns rows per table."""
-    from queries import legacy
+    from venuepulse.queries.schema import legacy
 
     data = LegacyDataset(get_scale(scale), seed=seed, now=now)
     with connect(url, autocommit=True) as conn:

@@ -45,9 +45,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from queries import jobs as jobsdb
-from queries.errors import ConfigError, DatabaseUnavailable, describe_url
-from queries.runner import Database
+from venuepulse.errors import ConfigError, DatabaseUnavailable, describe_url
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.ops import job_runs as jobsdb
+from venuepulse.queries.pages import jobs_health
 
 from .definitions import JOBS, JobContext, JobSpec
 
@@ -460,7 +461,7 @@ def job_table(url: str | None, env: Mapping[str, str] | None = None) -> tuple[li
     if url is not None:
         db = Database(url, min_size=0, max_size=1, application_name="venuepulse-jobs-list")
         try:
-            last = {r["job_name"]: r for r in jobsdb.job_overview(db, JOBS)}
+            last = {r["job_name"]: r for r in jobs_health.job_overview(db, JOBS)}
         except DatabaseUnavailable as exc:
             problem = str(exc)
         finally:

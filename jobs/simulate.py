@@ -19,8 +19,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from queries.errors import DatabaseUnavailable, QueryError, VenuePulseError
-from queries.runner import Database
+from venuepulse.errors import DatabaseUnavailable, QueryError, VenuePulseError
+from venuepulse.queries.core.runner import Database
 
 # action -> relative frequency
 WEIGHTS: dict[str, float] = {

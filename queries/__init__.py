@@ -1,1 +1,1 @@
-"""Everything that talks to PostgreSQL: connections, named queries, migrations."""
+"""Everything that talks to PostgreSQL, in subpackages by concern (see docs/architecture.md)."""

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from .runner import Database
+from venuepulse.queries.core.runner import Database
 
 MAX_FEATURED = 100
 MAX_DETAIL_VENUES = 500

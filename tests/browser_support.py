@@ -68,7 +68,7 @@ def seeded_db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
     """A migrated database holding the demo data at scale ``small`` (dropped after the module)."""
     _require_chromium()  # seeding takes a while: not worth it when the tests will skip anyway
     try:
-        from jobs.seed import seed
+        from venuepulse.jobs.seed import seed
     except ImportError as exc:
         pytest.fail(f"the demo seeder jobs.seed.seed is needed for browser tests: {exc}")
     name = f"vp_b_{uuid.uuid4().hex[:12]}"
@@ -83,8 +83,8 @@ def seeded_db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
 
 def _run_every_job_once(url: str) -> None:
     """Give the Jobs & health and Query performance pages a history, as a running scheduler would."""
-    from jobs.definitions import JOBS
-    from jobs.scheduler import run_once
+    from venuepulse.jobs.definitions import JOBS
+    from venuepulse.jobs.scheduler import run_once
 
     for name in JOBS:
         run_once(url, name)
@@ -159,8 +159,8 @@ def _make_accounts(admin_url: str) -> dict[str, tuple[str, str]]:
     """One dashboard account per role through the accounts API; the owner owns the busiest owner's venues."""
     import psycopg
 
-    from queries.accounts import add_account
-    from queries.runner import Database
+    from venuepulse.queries.access.accounts import add_account
+    from venuepulse.queries.core.runner import Database
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
         owner = conn.execute(
@@ -181,7 +181,7 @@ def _make_accounts(admin_url: str) -> dict[str, tuple[str, str]]:
 def running_app(seeded_db_url: str, app_log: Path) -> Iterator[RunningApp]:
     """The dashboard as `venuepulse dashboard` runs it (read-only reader role, RLS-scoped owner role,
     sign-in role) against the seeded database, with one account per role."""
-    from queries.access import ensure_login_roles
+    from venuepulse.queries.access.roles import ensure_login_roles
 
     roles = ensure_login_roles(seeded_db_url)
     accounts = _make_accounts(seeded_db_url)

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from queries import embedded
-from queries.config import normalize_url
+from venuepulse import embedded
+from venuepulse.config import normalize_url
 
 TEST_URL_ENV = "VENUEPULSE_TEST_DATABASE_URL"
 
@@ -73,7 +73,7 @@ def drop_database(server_url: str, name: str) -> None:
 @pytest.fixture(scope="session")
 def template_db(pg_server_url: str) -> str:
     """Name of a database migrated to head once per session; tests copy it."""
-    from queries.migrate import upgrade
+    from venuepulse.queries.schema.migrate import upgrade
 
     name = f"vp_template_{uuid.uuid4().hex[:10]}"
     url = create_database(pg_server_url, name)
@@ -122,7 +122,7 @@ def _cli_command() -> list[str]:
     import sys
 
     script = Path(sys.executable).parent / "venuepulse"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dashboard.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "venuepulse"]
 
 
 @pytest.fixture

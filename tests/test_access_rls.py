@@ -9,12 +9,12 @@ import uuid
 import psycopg
 import pytest
 
-from dashboard.context import Account, ScopedDatabase
-from queries.access import ensure_login_roles
-from queries.errors import QueryError
-from queries.registry import registry
-from queries.runner import Database
 from tests.test_access_world import VENUE_KEYED, build_world
+from venuepulse.dashboard.context import Account, ScopedDatabase
+from venuepulse.errors import QueryError
+from venuepulse.queries.access.roles import ensure_login_roles
+from venuepulse.queries.core.registry import registry
+from venuepulse.queries.core.runner import Database
 
 SCOPED_READS = {  # what an owner may select, and the column that names the venue
     "venues": "id", "venue_owners": "venue_id", "flash_offers": "venue_id", "check_ins": "venue_id",
@@ -427,7 +427,7 @@ def test_ensure_login_roles_is_repeatable_and_keeps_stored_passwords(db_url, tmp
 
 
 def test_downgrade_removes_this_databases_access_objects_but_keeps_the_shared_roles(empty_db_url, db_url):
-    from queries.migrate import downgrade, upgrade
+    from venuepulse.queries.schema.migrate import downgrade, upgrade
 
     upgrade(empty_db_url, "head")
     ensure_login_roles(empty_db_url)
@@ -440,7 +440,7 @@ def test_downgrade_removes_this_databases_access_objects_but_keeps_the_shared_ro
 
 
 def test_the_dashboard_reads_as_the_reader_and_records_its_timings_through_the_recorder(roles, conn):
-    from queries.runner import Database
+    from venuepulse.queries.core.runner import Database
 
     with Database(roles["reader_url"], recorder_url=roles["recorder_url"]) as db:
         db.run("health.ping", cache=False)

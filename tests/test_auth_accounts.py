@@ -5,10 +5,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from queries import accounts
-from queries.access import ensure_login_roles
-from queries.runner import Database
 from tests.test_access_world import build_world
+from venuepulse.queries.access import accounts
+from venuepulse.queries.access.roles import ensure_login_roles
+from venuepulse.queries.core.runner import Database
 
 PASSWORD = "correct horse battery"
 

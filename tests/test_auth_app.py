@@ -6,11 +6,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from dashboard.views import PAGES, pages_for
-from queries import accounts
-from queries.access import ensure_login_roles
-from queries.runner import Database
 from tests.test_access_world import build_world
+from venuepulse.dashboard.views import PAGES, pages_for
+from venuepulse.queries.access import accounts
+from venuepulse.queries.access.roles import ensure_login_roles
+from venuepulse.queries.core.runner import Database
 
 # The shell run from a script with no `pages/` folder beside it.  (dashboard/app.py has dashboard/views/
 # beside it, which makes Streamlit run a requested pages/<name>.py file directly, without the shell, until

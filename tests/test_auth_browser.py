@@ -10,13 +10,13 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from dashboard.views import PAGES, pages_for
-from queries import accounts
-from queries.access import ensure_login_roles
-from queries.runner import Database
 from tests.browser_support import chromium, start_app, stop_app, wait_for_streamlit  # noqa: F401
 from tests.conftest import create_database, drop_database
 from tests.test_access_world import build_world
+from venuepulse.dashboard.views import PAGES, pages_for
+from venuepulse.queries.access import accounts
+from venuepulse.queries.access.roles import ensure_login_roles
+from venuepulse.queries.core.runner import Database
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser secret 123"

@@ -14,7 +14,6 @@ import time
 
 import pytest
 
-from dashboard.views import PAGES, pages_for
 from tests.browser_support import (  # noqa: F401  (fixtures)
     EXCEPTION,
     SCRIPT_DONE,
@@ -28,6 +27,7 @@ from tests.browser_support import (  # noqa: F401  (fixtures)
     seeded_db_url,
     wait_for_streamlit,
 )
+from venuepulse.dashboard.views import PAGES, pages_for
 
 pytestmark = pytest.mark.browser
 

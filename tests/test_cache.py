@@ -8,9 +8,9 @@ import uuid
 import psycopg
 import pytest
 
-from queries.cache import QueryCache, cache_key, expand_tags
-from queries.registry import parse
-from queries.runner import Database
+from venuepulse.queries.core.cache import QueryCache, cache_key, expand_tags
+from venuepulse.queries.core.registry import parse
+from venuepulse.queries.core.runner import Database
 
 Q = parse("""
 -- name: t.venue --

@@ -7,8 +7,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from queries.config import data_dir, normalize_url, resolve_database_url, sqlalchemy_url
-from queries.errors import ConfigError, QueryError, redact_url
+from venuepulse.config import data_dir, normalize_url, resolve_database_url, sqlalchemy_url
+from venuepulse.errors import ConfigError, QueryError, redact_url
 
 FLAG = "postgresql://flag@h1/db1"
 ENV = "postgresql://env@h2/db2"

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from queries import embedded
+from venuepulse import embedded
 
 pytestmark = pytest.mark.slow
 

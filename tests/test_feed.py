@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg.types.json import Jsonb
 
-from queries.runner import Database
-from queries.services import FeedService, activity_feed
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.services import FeedService, activity_feed
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 LEVELS = ("public", "friends", "close_friends", "private")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from jobs.definitions import JOBS
 from tests.jobs_data import job_runs, user, venue
+from venuepulse.jobs.definitions import JOBS
 
 
 def test_list_shows_every_job_with_its_schedule_and_last_run(run_cli, db_url, conn):

@@ -9,11 +9,12 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from queries import jobs as jobsdb
-from queries import maintenance
-from queries.runner import Database
 from tests import recount
 from tests.jobs_data import FAR, NYC, check_in, job_runs, now, offer, running_offer, user, venue
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.ops import job_runs as jobsdb
+from venuepulse.queries.ops import maintenance
+from venuepulse.queries.pages import jobs_health
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_refresh_populates_an_unpopulated_view_then_refreshes_concurrently(conn,
     u = user(conn)
     check_in(conn, u, v)
     conn.execute("REFRESH MATERIALIZED VIEW venue_stats WITH NO DATA")
-    assert jobsdb.view_freshness(db)["populated"] is False
+    assert jobs_health.view_freshness(db)["populated"] is False
 
     first = maintenance.refresh_venue_stats(db)
     assert first.rows == 1
@@ -40,7 +41,7 @@ def test_refresh_populates_an_unpopulated_view_then_refreshes_concurrently(conn,
     second = maintenance.refresh_venue_stats(db)
     assert second.rows == 1
     assert conn.execute("SELECT total_check_ins FROM venue_stats WHERE venue_id = %s", (v,)).fetchone()[0] == 2
-    fresh = jobsdb.view_freshness(db)
+    fresh = jobs_health.view_freshness(db)
     assert fresh["populated"] is True and fresh["row_count"] == 1 and fresh["age_seconds"] < 60
 
 
@@ -59,7 +60,7 @@ def test_partitions_are_made_ahead_per_policy(conn, db):
     after = _partitions(conn, "check_ins")
     assert len(after - before) == 2  # months 4 and 5 ahead are new
     assert set(out.details["created"]) >= after - before
-    status = {r["parent_table"]: r for r in jobsdb.partition_status(db)}
+    status = {r["parent_table"]: r for r in jobs_health.partition_status(db)}
     assert status["check_ins"]["periods_ahead"] == 5
     assert status["event_stream"]["periods_ahead"] == 3
     assert status["query_performance_log"]["periods_ahead"] == 7
@@ -72,7 +73,7 @@ def test_rows_in_a_default_partition_are_moved_out_and_reported(conn, db):
     check_in(conn, u, v, long_ago)
     check_in(conn, u, v)
     assert conn.execute("SELECT count(*) FROM check_ins_default").fetchone()[0] == 1
-    status = {r["parent_table"]: r for r in jobsdb.partition_status(db)}
+    status = {r["parent_table"]: r for r in jobs_health.partition_status(db)}
     assert status["check_ins"]["rows_in_default"] == 1
     counters = recount.stored_venue_counters(conn)
 
@@ -205,7 +206,7 @@ def test_corrupted_counters_are_repaired_and_the_drift_recorded(conn, db):
     assert out.details["flash_offer_counters"] == {"drifted": 1, "repaired": 1, "recorded": 1}
     assert out.details["venue_interactions"] == {"drifted": 3, "repaired": 3, "recorded": 3}
 
-    drift = jobsdb.drift_history(db, start, now() + timedelta(seconds=5))
+    drift = jobs_health.drift_history(db, start, now() + timedelta(seconds=5))
     by_kind = {}
     for d in drift:
         by_kind.setdefault(d["kind"], []).append(d)
@@ -382,16 +383,16 @@ def test_job_runs_reads_filter_by_job_and_time(conn, db):
                               finished_at=t0 + timedelta(milliseconds=30), rows=3)
         jobsdb.insert_run(c, "probe_queries", status="failed", scheduled_at=None, started_at=t0,
                           finished_at=t0, error="boom")
-    runs = jobsdb.job_runs(db, job="expire_claims", start=t0 - timedelta(seconds=1), end=t0 + timedelta(seconds=1))
+    runs = jobs_health.job_runs(db, job="expire_claims", start=t0 - timedelta(seconds=1), end=t0 + timedelta(seconds=1))
     assert [r["id"] for r in runs] == [a]
     assert runs[0]["duration_ms"] == pytest.approx(30, abs=1)
-    assert [r["job_name"] for r in jobsdb.job_runs(db, status="failed")] == ["probe_queries"]
-    overview = {r["job_name"]: r for r in jobsdb.job_overview(db, ["expire_claims", "refresh_venue_stats"])}
+    assert [r["job_name"] for r in jobs_health.job_runs(db, status="failed")] == ["probe_queries"]
+    overview = {r["job_name"]: r for r in jobs_health.job_overview(db, ["expire_claims", "refresh_venue_stats"])}
     assert overview["expire_claims"]["last_status"] == "succeeded"
     assert overview["probe_queries"]["last_error"] == "boom"
     assert overview["refresh_venue_stats"]["last_status"] is None
     with pytest.raises(ValueError, match="status"):
-        jobsdb.job_runs(db, status="exploded")
+        jobs_health.job_runs(db, status="exploded")
     with pytest.raises(ValueError, match="end"):
-        jobsdb.drift_history(db, t0, t0)
+        jobs_health.drift_history(db, t0, t0)
     assert job_runs(conn, "probe_queries")[0]["error"] == "boom"

@@ -14,10 +14,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from jobs.definitions import JOBS
-from queries import embedded
-from queries.migrate import upgrade
 from tests.jobs_data import job_runs, running_offer, user, venue
+from venuepulse import embedded
+from venuepulse.jobs.definitions import JOBS
+from venuepulse.queries.schema.migrate import upgrade
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def _env(**on: str) -> dict[str, str]:
 
 def _cli() -> list[str]:
     script = Path(sys.executable).parent / "venuepulse"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dashboard.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "venuepulse"]
 
 
 class Scheduler:

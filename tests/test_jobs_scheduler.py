@@ -12,11 +12,11 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from jobs import scheduler
-from jobs.definitions import JOBS, JobSpec
-from queries.errors import ConfigError
-from queries.maintenance import MaintenanceError, Outcome
 from tests.jobs_data import job_runs, now, running_offer, user, venue
+from venuepulse.errors import ConfigError
+from venuepulse.jobs import scheduler
+from venuepulse.jobs.definitions import JOBS, JobSpec
+from venuepulse.queries.ops.maintenance import MaintenanceError, Outcome
 
 UNREACHABLE = "postgresql://postgres@/venuepulse?host=/nonexistent/vp-no-server"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from queries.migrate import current, heads, migrate
+from venuepulse.queries.schema.migrate import current, heads, migrate
 
 HEAD = heads()[-1]
 
@@ -17,7 +17,7 @@ def count_tables(url: str) -> int:
 
 
 def test_history_is_one_line_from_the_schema_revision():
-    from queries.migrate import _script
+    from venuepulse.queries.schema.migrate import _script
 
     assert len(heads()) == 1
     chain = [r.revision for r in _script().walk_revisions()]

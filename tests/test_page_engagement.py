@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from queries import engagement
-from queries.runner import Database
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import engagement
 
 USERS = [uuid.UUID(int=0x400 + i) for i in range(5)]
 NAMES = ["alice", "bob", "secretcarol", "dave", "hiddeneve"]
@@ -22,8 +22,8 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 def script(role: str = "pm") -> str:
     return f"""
-from dashboard.shell import render_page
-from dashboard.context import Account
+from venuepulse.dashboard.shell import render_page
+from venuepulse.dashboard.context import Account
 render_page("engagement", Account("someone", {role!r}))
 """
 
@@ -177,7 +177,7 @@ def test_venue_owners_cannot_open_the_page(page_env, data):
 
 
 def test_page_works_on_the_read_only_dashboard_role(db_url, data, monkeypatch):
-    from queries.access import ensure_login_roles
+    from venuepulse.queries.access.roles import ensure_login_roles
 
     monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", ensure_login_roles(db_url)["reader_url"])
     at = run_page()

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from jobs.definitions import JOBS
-from queries import jobs
-from queries.runner import Database
+from venuepulse.jobs.definitions import JOBS
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import jobs_health as jobs
 
 SCRIPT = """
-from dashboard.shell import render_page
-from dashboard.context import Account
+from venuepulse.dashboard.shell import render_page
+from venuepulse.dashboard.context import Account
 render_page("jobs_health", Account("eng-user", "engineer"))
 """
 

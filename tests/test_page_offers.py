@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.widgets import range_bounds
-from queries import offers
-from queries.runner import Database
+from venuepulse.dashboard.widgets import range_bounds
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import offers
 
 USERS = [uuid.UUID(int=0x300 + i) for i in range(4)]
 VENUE_A, VENUE_B = uuid.UUID(int=0xC01), uuid.UUID(int=0xC02)
@@ -22,8 +22,8 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 def script(role: str = "pm", venue_ids: tuple = ()) -> str:
     return f"""
 import uuid
-from dashboard.shell import render_page
-from dashboard.context import Account
+from venuepulse.dashboard.shell import render_page
+from venuepulse.dashboard.context import Account
 render_page("offers", Account("someone", {role!r}, venue_ids=tuple(uuid.UUID(v) for v in {[str(v) for v in venue_ids]!r})))
 """
 
@@ -176,7 +176,7 @@ def test_an_empty_database_shows_how_to_get_data(page_env):
 
 
 def test_a_venue_owner_sees_only_their_venues_offers_through_row_level_security(db_url, data, monkeypatch):
-    from queries.access import ensure_login_roles
+    from venuepulse.queries.access.roles import ensure_login_roles
 
     roles = ensure_login_roles(db_url)
     monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", roles["reader_url"])
@@ -194,7 +194,7 @@ def test_a_venue_owner_sees_only_their_venues_offers_through_row_level_security(
 
 @pytest.mark.slow
 def test_both_pages_draw_the_tiny_demo_data_and_agree_with_the_queries(page_env):
-    from jobs.seed import seed
+    from venuepulse.jobs.seed import seed
 
     seed(page_env, scale="tiny", progress=False)
     at = run_page({"from": (NOW - timedelta(days=40)).date().isoformat(), "to": NOW.date().isoformat()})

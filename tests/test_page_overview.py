@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from queries import overview
-from queries.runner import Database
 from tests.test_queries_overview import add_check_in, add_claim, add_offer, add_review, add_users, add_venue
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import overview
 
 SCRIPT = """
-from dashboard.shell import render_page
-from dashboard.context import Account
+from venuepulse.dashboard.shell import render_page
+from venuepulse.dashboard.context import Account
 render_page("overview", Account("pm-user", "pm"))
 """
 
@@ -134,7 +134,7 @@ def test_an_unreachable_database_gives_a_sentence_not_a_traceback(monkeypatch):
 
 
 def test_a_venue_owner_sees_kpis_of_their_own_venues_only(db_url, monkeypatch, history):
-    from queries.access import ensure_login_roles
+    from venuepulse.queries.access.roles import ensure_login_roles
 
     roles = ensure_login_roles(db_url)
     monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", roles["reader_url"])

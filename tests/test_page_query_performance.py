@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from queries import performance
-from queries.runner import Database
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import query_performance as performance
 
 SCRIPT = """
-from dashboard.shell import render_page
-from dashboard.context import Account
+from venuepulse.dashboard.shell import render_page
+from venuepulse.dashboard.context import Account
 render_page("query_performance", Account("eng-user", "engineer"))
 """
 
@@ -219,7 +219,7 @@ def test_stat_statements_panel_shows_status_and_snapshots(page_env, timings):
 
 
 def test_result_cache_hit_rate_is_that_of_the_dashboard_process(page_env, timings):
-    from dashboard.shell import _database
+    from venuepulse.dashboard.shell import _database
 
     db = _database(page_env)  # the very pool the page uses (st.cache_resource, keyed by URL)
     db.run("venues.featured", {"limit": 5})

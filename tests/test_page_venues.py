@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from queries import venue_stats as vs
-from queries.runner import Database
 from tests.test_queries_overview import add_check_in, add_claim, add_offer, add_review, add_users, add_venue
 from tests.test_queries_venue_stats import random_world
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import venues as vs
 
 SCRIPT = """
-from dashboard.shell import render_page
-from dashboard.context import Account
+from venuepulse.dashboard.shell import render_page
+from venuepulse.dashboard.context import Account
 render_page("venues", Account("pm-user", "pm"))
 """
 
@@ -196,14 +196,14 @@ def test_venues_without_engagement_explain_the_empty_leaderboard(db_url, monkeyp
 
 OWNER_SCRIPT = """
 from uuid import UUID
-from dashboard.shell import render_page
-from dashboard.context import Account
+from venuepulse.dashboard.shell import render_page
+from venuepulse.dashboard.context import Account
 render_page("venues", Account("owner-user", "venue_owner", venue_ids=(UUID("{venue}"),)))
 """
 
 
 def owner_app(db_url, monkeypatch, venue, params: dict | None = None) -> AppTest:
-    from queries.access import ensure_login_roles
+    from venuepulse.queries.access.roles import ensure_login_roles
 
     roles = ensure_login_roles(db_url)
     monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", roles["reader_url"])

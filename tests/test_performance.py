@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from queries import performance as perf
-from queries.runner import Database
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import query_performance as perf
 
 HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
 

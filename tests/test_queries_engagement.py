@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from queries import engagement
-from queries.runner import Database
 from tests import recount
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import engagement
 
 USERS = [uuid.UUID(int=0x200 + i) for i in range(6)]
 VENUES = [uuid.UUID(int=0xB00 + i) for i in range(4)]

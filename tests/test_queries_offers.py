@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
-from queries import offers
-from queries.runner import Database
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import offers
 
 USERS = [uuid.UUID(int=0x100 + i) for i in range(5)]
 VENUES = [uuid.UUID(int=0xA00 + i) for i in range(2)]

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from queries import overview
-from queries.runner import Database
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import overview
 
 NOW = datetime(2025, 6, 11, 15, 0, tzinfo=UTC)  # a Wednesday afternoon
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from queries import venue_stats as vs
-from queries.runner import Database
 from tests import recount
 from tests.test_queries_overview import add_check_in, add_claim, add_offer, add_review, add_users, add_venue
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages import venues as vs
 
 NAMES = ["alpha", "Alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
 CITIES = ["Lisbon", "Porto", "Braga"]

@@ -10,10 +10,10 @@ import uuid
 import psycopg
 import pytest
 
-from queries.performance import measure_recording_overhead
-from queries.recorder import Recorder
-from queries.registry import parse, registry
-from queries.runner import Database
+from venuepulse.queries.core.recorder import Recorder
+from venuepulse.queries.core.registry import parse, registry
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.pages.query_performance import measure_recording_overhead
 
 
 def logged(conn: psycopg.Connection) -> list[tuple]:
@@ -109,7 +109,7 @@ def test_the_background_thread_writes_without_an_explicit_flush(db_url, conn):
 
 def test_timings_are_flushed_when_the_process_exits_without_close(db_url, conn):
     script = textwrap.dedent(f"""
-        from queries.runner import Database
+        from venuepulse.queries.core.runner import Database
         db = Database({db_url!r}, flush_interval=3600)
         for _ in range(4):
             db.run("health.ping")

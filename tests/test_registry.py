@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from queries.registry import DEFAULT_TIMEOUTS_MS, parse, placeholders, registry
+from venuepulse.queries.core.registry import DEFAULT_TIMEOUTS_MS, parse, placeholders, registry
 
 
 def test_options_are_read_from_the_lines_after_the_header():

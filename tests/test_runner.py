@@ -7,9 +7,9 @@ import uuid
 import psycopg
 import pytest
 
-from queries.errors import DatabaseUnavailable, QueryError
-from queries.registry import parse, registry
-from queries.runner import Database
+from venuepulse.errors import DatabaseUnavailable, QueryError
+from venuepulse.queries.core.registry import parse, registry
+from venuepulse.queries.core.runner import Database
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_explain_analyze_needs_the_parameter_values(db):
 
 
 def test_the_postgresql_15_route_prepares_and_explains_the_forced_generic_plan(db):
-    from queries.registry import get
+    from venuepulse.queries.core.registry import get
 
     with db.connection() as conn, conn.cursor() as cur:
         lines = Database._explain_prepared(conn, cur, get("feed.activity"))

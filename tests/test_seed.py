@@ -9,9 +9,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from jobs.seed import DatabaseNotEmpty, Dataset, get_scale, seed
 from tests import recount
 from tests.conftest import create_database, drop_database
+from venuepulse.jobs.seed import DatabaseNotEmpty, Dataset, get_scale, seed
 
 NOW = time.time()  # one anchor for the module: the history ends "now"
 
@@ -334,7 +334,7 @@ def test_offers_that_started_minutes_ago_were_pushed_to_their_recipients(sconn):
 # --- query log ------------------------------------------------------------------------------------------------
 
 def test_query_log_uses_registered_names_and_has_regressions_to_find(seeded, sconn):
-    from queries.registry import registry
+    from venuepulse.queries.core.registry import registry
 
     names = {r[0] for r in sconn.execute("SELECT DISTINCT query_name FROM query_performance_log").fetchall()}
     known = set(registry())

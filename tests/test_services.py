@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from queries.runner import Database
-from queries.services import BatchService, VenueService, featured_venues, venues_with_details
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.services import BatchService, VenueService, featured_venues, venues_with_details
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from jobs.seed import seed
-from jobs.simulate import WEIGHTS, simulate
-from queries.errors import VenuePulseError
 from tests import recount
+from venuepulse.errors import VenuePulseError
+from venuepulse.jobs.seed import seed
+from venuepulse.jobs.simulate import WEIGHTS, simulate
 
 
 def _round(d: dict) -> dict:

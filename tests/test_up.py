@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from queries import embedded
+from venuepulse import embedded
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def test_up_on_a_fresh_machine_starts_everything_and_ctrl_c_stops_it(tmp_path: P
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENUEPULSE_")}
     env["VENUEPULSE_DATA_DIR"] = str(data)
     script = Path(sys.executable).parent / "venuepulse"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "dashboard.cli"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "venuepulse"]
     proc = subprocess.Popen([*cmd, "up", "--scale", "tiny", "--port", "0", "--simulate-rate", "2"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -14,8 +14,8 @@ import uuid
 import psycopg
 import pytest
 
-from queries import legacy
-from queries.migrate import migrate
+from venuepulse.queries.schema import legacy
+from venuepulse.queries.schema.migrate import migrate
 
 BOOKKEEPING = ("alembic_version", "venuepulse_upgrade_version", "venuepulse_upgrade_progress")
 
@@ -105,8 +105,8 @@ def assert_same_catalog(actual: dict, expected: dict) -> None:
 @pytest.fixture(scope="session")
 def legacy_template(pg_server_url: str) -> str:
     """Name of a database holding the tiny legacy app database (L0), seeded once per session."""
-    from jobs.legacy_seed import seed_legacy
     from tests.conftest import create_database, drop_database
+    from venuepulse.jobs.legacy_seed import seed_legacy
 
     name = f"vp_legacy_tmpl_{uuid.uuid4().hex[:8]}"
     url = create_database(pg_server_url, name)
@@ -140,7 +140,7 @@ def test_an_upgraded_legacy_database_has_exactly_the_schema_of_revision_0001(leg
 
 
 def test_after_the_upgrade_the_main_history_continues_from_0001(legacy_url):
-    from queries.migrate import current, heads
+    from venuepulse.queries.schema.migrate import current, heads
 
     legacy.upgrade(legacy_url, 4)
     assert current(legacy_url) == "0001"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from queries import legacy
+from venuepulse.queries.schema import legacy
 
 
 def test_rehearsal_from_the_command_line(run_cli, empty_db_url):

@@ -10,9 +10,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from queries import legacy
 from tests import recount
 from tests import test_upgrade_catalog as catalog
+from venuepulse.queries.schema import legacy
 
 describe_catalog = catalog.describe_catalog
 legacy_template = catalog.legacy_template  # the fixtures, shared with the catalog tests

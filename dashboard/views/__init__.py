@@ -14,7 +14,7 @@ class PageSpec:
     roles: tuple[str, ...]
 
     def render_function(self):
-        return importlib.import_module(f"dashboard.views.{self.key}").render
+        return importlib.import_module(f"venuepulse.dashboard.views.{self.key}").render
 
 
 PAGES: tuple[PageSpec, ...] = (

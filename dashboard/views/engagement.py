@@ -11,8 +11,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.context import PageContext
-from dashboard.widgets import (
+from venuepulse.dashboard.context import PageContext
+from venuepulse.dashboard.widgets import (
     download_csv,
     empty_state,
     fmt_int,
@@ -24,7 +24,7 @@ from dashboard.widgets import (
     url_int,
     url_select,
 )
-from queries import engagement
+from venuepulse.queries.pages import engagement
 
 ALL = "all"
 BUCKETS = 20

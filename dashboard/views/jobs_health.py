@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard.context import PageContext
-from dashboard.widgets import (
+from venuepulse.dashboard.context import PageContext
+from venuepulse.dashboard.widgets import (
     download_csv,
     empty_state,
     fmt_int,
@@ -21,8 +21,8 @@ from dashboard.widgets import (
     url_date_range,
     url_select,
 )
-from jobs.definitions import JOBS
-from queries import jobs
+from venuepulse.jobs.definitions import JOBS
+from venuepulse.queries.pages import jobs_health as jobs
 
 LIVE_REFRESH = timedelta(seconds=30)
 STALE_AFTER_S = 15 * 60  # venue_stats is refreshed every 5 minutes: three missed refreshes is stale

@@ -11,8 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.context import PageContext
-from dashboard.widgets import (
+from venuepulse.dashboard.context import PageContext
+from venuepulse.dashboard.widgets import (
     download_csv,
     empty_state,
     fmt_int,
@@ -23,7 +23,7 @@ from dashboard.widgets import (
     url_date_range,
     url_select,
 )
-from queries import offers
+from venuepulse.queries.pages import offers
 
 ALL = "all"
 LIVE_REFRESH = timedelta(seconds=60)

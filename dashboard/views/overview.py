@@ -11,8 +11,8 @@ import uuid
 import plotly.express as px
 import streamlit as st
 
-from dashboard.context import PageContext
-from dashboard.widgets import (
+from venuepulse.dashboard.context import PageContext
+from venuepulse.dashboard.widgets import (
     download_csv,
     empty_state,
     fmt_int,
@@ -23,7 +23,7 @@ from dashboard.widgets import (
     url_date_range,
     url_select,
 )
-from queries import overview
+from venuepulse.queries.pages import overview
 
 log = logging.getLogger("venuepulse.dashboard")
 

@@ -11,8 +11,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard.context import PageContext
-from dashboard.widgets import (
+from venuepulse.dashboard.context import PageContext
+from venuepulse.dashboard.widgets import (
     download_csv,
     empty_state,
     fmt_int,
@@ -23,9 +23,9 @@ from dashboard.widgets import (
     url_int,
     url_select,
 )
-from queries import performance
-from queries.errors import QueryError
-from queries.registry import registry
+from venuepulse.errors import QueryError
+from venuepulse.queries.core.registry import registry
+from venuepulse.queries.pages import query_performance as performance
 
 ALL = "(all queries)"
 BUCKETS = {"5 min": "5m", "15 min": "15m", "1 hour": "1h", "6 hours": "6h", "1 day": "1d"}

@@ -16,8 +16,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard.context import PageContext
-from dashboard.widgets import (
+from venuepulse.dashboard.context import PageContext
+from venuepulse.dashboard.widgets import (
     download_csv,
     empty_state,
     fmt_int,
@@ -29,7 +29,7 @@ from dashboard.widgets import (
     url_select,
     url_text,
 )
-from queries import venue_stats
+from venuepulse.queries.pages import venues as venue_stats
 
 log = logging.getLogger("venuepulse.dashboard")
 

@@ -1,4 +1,4 @@
-"""``venuepulse seed`` and ``venuepulse simulate``: handlers behind the parsers in dashboard/cli.py."""
+"""``venuepulse seed`` and ``venuepulse simulate``: handlers behind the parsers in cli/commands.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from queries.errors import VenuePulseError
+from venuepulse.errors import VenuePulseError
 
 
 def cmd_seed(args: argparse.Namespace, url: str) -> int:
@@ -28,7 +28,7 @@ def _line(t: dict[str, Any]) -> str:
 
 
 def cmd_simulate(args: argparse.Namespace, url: str) -> int:
-    from jobs.simulate import simulate
+    from venuepulse.jobs.simulate import simulate
 
     def report(t: dict[str, Any]) -> None:
         print(_line(t), flush=True)

@@ -8,10 +8,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from queries import seeding
-from queries.db import connect
-from queries.errors import VenuePulseError
-from queries.registry import registry
+from venuepulse.errors import VenuePulseError
+from venuepulse.queries.core.connect import connect
+from venuepulse.queries.core.registry import registry
+from venuepulse.queries.ops import seeding
 
 from .generate import US, Dataset
 from .progress import SeedProgress, print_summary

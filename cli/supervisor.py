@@ -1,0 +1,212 @@
+"""`venuepulse up` and `venuepulse dashboard`: start the product's processes and stop them cleanly.
+
+`up` runs, in order: the database (embedded unless a URL is configured), migrations, the dashboard's
+database roles, demo data (`small`) if the database has no app data, demo accounts, then three child
+processes — the jobs scheduler, a gentle traffic simulator and the Streamlit dashboard — and waits.
+Ctrl-C (or SIGTERM) stops every child it started and, if it started the embedded server, that too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from venuepulse.config import data_dir as user_data_dir
+from venuepulse.errors import ConfigError
+
+APP = Path(importlib.util.find_spec("venuepulse.dashboard").origin).parent / "app.py"
+
+# The same settings as .streamlit/config.toml, for installs that run outside the repository.
+STREAMLIT_FLAGS = [
+    "--server.headless", "true",
+    "--server.runOnSave", "false",
+    "--browser.gatherUsageStats", "false",
+    "--client.toolbarMode", "minimal",
+    "--client.showErrorDetails", "none",
+    "--theme.base", "light",
+    "--theme.primaryColor", "#5B3CC4",
+    "--theme.backgroundColor", "#FFFFFF",
+    "--theme.secondaryBackgroundColor", "#F4F2FB",
+    "--theme.textColor", "#1F1B2E",
+]
+
+
+def say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def free_port(preferred: int) -> int:
+    """``preferred`` when nothing listens there, otherwise any free port."""
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise ConfigError("no free TCP port for the dashboard")
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "venuepulse", *args]
+
+
+def streamlit_command(port: int, address: str = "127.0.0.1") -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+            "--server.address", address, *STREAMLIT_FLAGS]
+
+
+@dataclass
+class Children:
+    """Child processes started by this process, stopped in reverse order."""
+
+    procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+        """Start ``cmd``; its output goes to ``log`` (appended) when given, else to this terminal."""
+        out = None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            out = open(log, "ab")  # noqa: SIM115 - the child owns it; closed when the child is reaped
+        try:
+            proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=out, stderr=out)
+        finally:
+            if out is not None:
+                out.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def check(self) -> str | None:
+        """The name of a child that has exited, if any."""
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                return f"{name} exited with status {proc.returncode}"
+        return None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for _name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()  # SIGTERM: each child shuts down cleanly on it
+        deadline = time.monotonic() + timeout
+        for name, proc in reversed(self.procs):
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            say(f"stopped {name}")
+
+
+def dashboard_env(admin_url: str) -> dict[str, str]:
+    """Environment for the Streamlit process: the read-only role for pm and engineer, the row-level
+    security role for venue owners, the sign-in role and the timings' append-only role — never the
+    administrative URL."""
+    from venuepulse.config import data_dir
+    from venuepulse.queries.access.roles import ensure_login_roles
+
+    roles = ensure_login_roles(admin_url, passwords_file=data_dir() / "dashboard-roles.json")
+    env = {k: v for k, v in os.environ.items() if k != "VENUEPULSE_DATABASE_URL"}
+    env["VENUEPULSE_DASHBOARD_DATABASE_URL"] = roles["reader_url"]
+    env["VENUEPULSE_OWNER_DATABASE_URL"] = roles["owner_url"]
+    env["VENUEPULSE_SIGNIN_DATABASE_URL"] = roles["signin_url"]
+    env["VENUEPULSE_RECORDER_DATABASE_URL"] = roles["recorder_url"]
+    return env
+
+
+def has_app_data(url: str) -> bool:
+    from venuepulse.queries.core.connect import connect
+
+    with connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM venues) OR EXISTS (SELECT 1 FROM users)").fetchone()[0]
+
+
+def ensure_demo_data(url: str, scale: str) -> None:
+    if has_app_data(url):
+        say("demo data: the database already has app data; not seeding")
+        return
+    from venuepulse.jobs.seed import seed
+
+    say(f"demo data: seeding scale '{scale}' (this happens once) ...")
+    summary = seed(url, scale=scale, mode="empty", progress=True)
+    say(f"demo data: {summary.get('total_rows', 'all')} rows in {summary.get('seconds', 0):.1f}s")
+
+
+def ensure_demo_accounts(url: str) -> None:
+    from venuepulse.queries.access.accounts import create_demo_accounts
+    from venuepulse.queries.core.runner import Database
+
+    with Database(url, record=False) as db:
+        created = create_demo_accounts(db)
+    if not created:
+        say("accounts: demo accounts exist already (change a password with 'venuepulse users set-password NAME')")
+        return
+    say("accounts: demo accounts created — these passwords are shown only now:")
+    for username, role, password in created:
+        say(f"  {role:<12} {username:<16} {password}")
+
+
+def run_dashboard(admin_url: str, port: int, address: str = "127.0.0.1") -> int:
+    """`venuepulse dashboard`: Streamlit in the foreground."""
+    env = dashboard_env(admin_url)
+    port = free_port(port)
+    say(f"dashboard: http://{address}:{port}")
+    return subprocess.call(streamlit_command(port, address), env=env)
+
+
+def up(admin_url: str, *, started_embedded: bool, data_dir: Path | None, port: int, scale: str,
+       seed: bool = True, simulate_rate: float = 1.0, jobs: bool = True) -> int:
+    """Everything after the database and migrations; blocks until Ctrl-C."""
+    if seed:
+        ensure_demo_data(admin_url, scale)
+    ensure_demo_accounts(admin_url)
+    env = dashboard_env(admin_url)
+    child_env = dict(os.environ, VENUEPULSE_DATABASE_URL=admin_url)
+    children = Children()
+    logs = user_data_dir() / "logs"
+    stopping = False
+
+    def on_term(signum, frame):  # SIGTERM behaves like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        if jobs:
+            children.start("jobs", cli_command("jobs"), child_env, logs / "jobs.log")
+        if simulate_rate > 0:
+            children.start("simulate", cli_command("simulate", "--rate", str(simulate_rate)), child_env,
+                           logs / "simulate.log")
+        port = free_port(port)
+        children.start("dashboard", streamlit_command(port), env, logs / "dashboard.log")
+        running = ", ".join(n for n, _ in children.procs)
+        say(f"running: {running}; their output goes to {logs}/<name>.log")
+        say(f"VenuePulse is up: http://127.0.0.1:{port}   (Ctrl-C stops everything)")
+        while True:
+            time.sleep(1.0)
+            gone = children.check()
+            if gone:
+                say(f"venuepulse up: {gone}; stopping the rest")
+                return 1
+    except KeyboardInterrupt:
+        stopping = True
+        say("\nstopping ...")
+        return 0
+    finally:
+        children.stop()
+        signal.signal(signal.SIGTERM, previous)
+        if started_embedded and data_dir is not None:
+            from venuepulse import embedded
+
+            embedded.stop(data_dir)
+            say(f"stopped the embedded PostgreSQL in {data_dir}")
+        if not stopping:
+            say("all processes stopped")

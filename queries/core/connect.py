@@ -1,0 +1,61 @@
+"""Connections to PostgreSQL with readable errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from venuepulse.config import normalize_url
+from venuepulse.errors import DatabaseUnavailable, describe_url
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # psycopg: 'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused'
+    msg = lines[0] if lines else type(exc).__name__
+    if "failed:" in msg:
+        msg = msg.rsplit("failed:", 1)[1].strip()
+    return msg[:1].lower() + msg[1:]
+
+
+def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10, **kw: Any) -> psycopg.Connection:
+    """A psycopg connection; connection failures become :class:`DatabaseUnavailable`."""
+    conninfo = normalize_url(url)
+    try:
+        return psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=connect_timeout, **kw)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"could not connect to PostgreSQL at {describe_url(conninfo)}: {_why(exc)}"
+        ) from None
+
+
+def server_info(url: str) -> dict[str, Any]:
+    """Version, database, host and Alembic revision (None when not migrated) of the server at ``url``."""
+    with connect(url, autocommit=True) as conn:
+        version, num, db = conn.execute(
+            "SELECT version(), current_setting('server_version_num')::int, current_database()"
+        ).fetchone()
+        preload = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]
+        revision = None
+        if conn.execute("SELECT to_regclass('alembic_version')").fetchone()[0] is not None:
+            row = conn.execute("SELECT version_num FROM alembic_version LIMIT 1").fetchone()
+            revision = row[0] if row else None
+        pgss = conn.execute(
+            "SELECT count(*) > 0 FROM pg_extension WHERE extname = 'pg_stat_statements'"
+        ).fetchone()[0]
+        info = conn.info
+        host = info.host
+        port = info.port
+    return {
+        "version": version,
+        "server_version_num": num,
+        "database": db,
+        "host": host,
+        "port": port,
+        "alembic_revision": revision,
+        "shared_preload_libraries": [p.strip() for p in preload.split(",") if p.strip()],
+        "pg_stat_statements_loaded": "pg_stat_statements" in preload,
+        "pg_stat_statements_installed": bool(pgss),
+    }

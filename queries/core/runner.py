@@ -1,0 +1,272 @@
+"""The one place every named query runs: pooled connections, statement timeouts, venue scoping,
+result caching, timing into query_performance_log, readable errors, EXPLAIN of registered SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from venuepulse.config import normalize_url
+from venuepulse.errors import DatabaseUnavailable, QueryError, describe_url
+from venuepulse.queries.core.cache import QueryCache, cache_key
+from venuepulse.queries.core.recorder import Recorder
+from venuepulse.queries.core.registry import NamedQuery, get
+
+log = logging.getLogger(__name__)
+
+Params = Mapping[str, Any] | None
+
+
+def _scope_text(venue_scope: Sequence[UUID | str]) -> str:
+    if isinstance(venue_scope, str | bytes):
+        raise ValueError("venue_scope is a list of venue ids, not a single string")
+    ids = []
+    for v in venue_scope:
+        try:
+            ids.append(str(UUID(str(v))))
+        except ValueError:
+            raise ValueError(f"venue_scope holds {v!r}, which is not a venue id (uuid)") from None
+    return ",".join(ids)
+
+
+def query_error(name: str, exc: BaseException) -> QueryError:
+    """``QueryError`` for a driver error; ``timed_out`` tells a statement timeout from other failures."""
+    err = QueryError(name, exc)
+    err.timed_out = isinstance(exc, psycopg.errors.QueryCanceled)
+    if err.timed_out:
+        err.args = (f"{name} took longer than its statement timeout and was cancelled",)
+    return err
+
+
+class Database:
+    """A pool of connections to one PostgreSQL database, running named queries.
+
+    ``venue_scope`` (a list of venue ids) runs a query with those ids set on the connection for the
+    transaction (``venuepulse.venue_ids``), which row-level security uses to keep venue owners apart.
+
+    ``record=False`` runs without timing anything into query_performance_log. ``cache_size`` bounds
+    the result cache (entries); ``recorder_capacity`` bounds the timing buffer (entries).
+    """
+
+    def __init__(self, url: str, *, record: bool = True, min_size: int = 1, max_size: int = 8,
+                 application_name: str = "venuepulse", cache_size: int = 1024,
+                 recorder_capacity: int = 50_000, flush_interval: float = 1.0,
+                 recorder_url: str | None = None):
+        self.url = normalize_url(url)
+        # timings may go through another role than the queries (the dashboard's readers may not write)
+        self.recorder_url = normalize_url(recorder_url) if recorder_url else self.url
+        self._pool = ConnectionPool(
+            self.url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"application_name": application_name, "connect_timeout": 10},
+            open=False,
+            reconnect_timeout=30,
+        )
+        self._opened = False
+        self.recording = record
+        self._recorder_args = {"capacity": recorder_capacity, "flush_interval": flush_interval}
+        self._recorder: Recorder | None = Recorder(self.recorder_url, **self._recorder_args) if record else None
+        self._cache = QueryCache(cache_size)
+        self._server_version: int | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def open(self) -> Database:
+        if not self._opened:
+            self._pool.open(wait=False)
+            self._opened = True
+            if self.recording and (self._recorder is None or self._recorder.closed):
+                self._recorder = Recorder(self.recorder_url, **self._recorder_args)
+        return self
+
+    def close(self) -> None:
+        """Flush recorded timings and close every connection."""
+        if self._recorder is not None:
+            self._recorder.close()
+        if self._opened:
+            self._pool.close()
+            self._opened = False
+
+    def __enter__(self) -> Database:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running -----------------------------------------------------------------------------------------
+
+    @contextmanager
+    def connection(self, timeout: float = 15.0) -> Iterator[psycopg.Connection]:
+        """A pooled connection (one transaction per ``with``); unavailability becomes DatabaseUnavailable."""
+        self.open()
+        try:
+            with self._pool.connection(timeout=timeout) as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(
+                f"could not get a connection to PostgreSQL at {describe_url(self.url)} within {timeout:g}s"
+            ) from exc
+        except psycopg.OperationalError as exc:
+            if isinstance(exc, psycopg.errors.QueryCanceled):
+                raise
+            raise DatabaseUnavailable(f"lost the connection to PostgreSQL at {describe_url(self.url)}: {exc}") from exc
+
+    def _prepare(self, cur: psycopg.Cursor, q: NamedQuery, venue_scope: Sequence[UUID | str] | None) -> None:
+        """Statement timeout (and venue scope) for this transaction only: one statement."""
+        if venue_scope is None:
+            cur.execute(get("session.timeout").sql, {"timeout": str(q.timeout_ms)})
+        else:
+            cur.execute(get("session.timeout_and_scope").sql,
+                        {"timeout": str(q.timeout_ms), "venue_ids": _scope_text(venue_scope)})
+
+    def run(self, name: str, params: Params = None, *, user_id: UUID | str | None = None,
+            venue_scope: Sequence[UUID | str] | None = None, cache: bool = True) -> list[dict[str, Any]]:
+        """Run named query ``name`` and return its rows as dicts (empty for statements without rows).
+
+        Queries with a ``-- cache:`` option are answered from the cache when ``cache`` is true (hits are
+        counted in :meth:`cache_stats`, not timed into the log). Every execution, failed ones included
+        (with ``row_count`` NULL), is timed into query_performance_log unless ``record=False``.
+        Driver errors become :class:`QueryError`; ``err.timed_out`` is true for a statement timeout.
+        """
+        q = get(name)
+        key = None
+        generation = 0
+        if cache and q.cached:
+            key = cache_key(name, params, venue_scope)
+            if key is not None:
+                hit = self._cache.get(key, name)
+                if hit is not None:
+                    return hit
+                generation = self._cache.generation()
+        started = time.perf_counter()
+        rows: list[dict[str, Any]] | None = None
+        try:
+            with self.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                self._prepare(cur, q, venue_scope)
+                cur.execute(q.tagged_sql, params or {})
+                rows = cur.fetchall() if cur.description else []
+        except QueryError:
+            raise
+        except psycopg.Error as exc:
+            raise query_error(name, exc) from exc
+        finally:
+            if self._recorder is not None:
+                self._recorder.add(name, (time.perf_counter() - started) * 1000.0,
+                                   None if rows is None else len(rows), user_id)
+        if key is not None:
+            self._cache.put(key, q, params, rows, generation)
+        return rows
+
+    def one(self, name: str, params: Params = None, **kw: Any) -> dict[str, Any] | None:
+        rows = self.run(name, params, **kw)
+        return rows[0] if rows else None
+
+    def scalar(self, name: str, params: Params = None, **kw: Any) -> Any:
+        row = self.one(name, params, **kw)
+        return next(iter(row.values())) if row else None
+
+    # -- timing ------------------------------------------------------------------------------------------
+
+    def record(self, query_name: str, elapsed_ms: float, row_count: int | None = None, user_id: Any = None) -> None:
+        """Record a timing that did not come from :meth:`run` (jobs record ``job.<name>``). Never raises."""
+        if self._recorder is not None:
+            self._recorder.add(query_name, elapsed_ms, row_count, user_id)
+
+    def flush(self) -> int:
+        """Write buffered timings now; returns how many rows were written."""
+        return self._recorder.flush() if self._recorder is not None else 0
+
+    def recorder_stats(self) -> dict[str, Any]:
+        """buffered, capacity, recorded, written, dropped (buffer full), failed (write errors), batches."""
+        if self._recorder is None:
+            return {"enabled": False}
+        return {"enabled": True, **self._recorder.stats()}
+
+    # -- cache -------------------------------------------------------------------------------------------
+
+    def cache_stats(self) -> dict[str, dict[str, Any]]:
+        """Per query name: hits, misses, evictions, expirations, invalidations, size, hit_rate; plus "total"."""
+        return self._cache.stats()
+
+    def invalidate(self, tag: str) -> int:
+        """Drop cached results carrying exactly ``tag`` (e.g. ``venue:<id>``, ``venues``, ``query:<name>``)."""
+        return self._cache.invalidate(tag)
+
+    # -- EXPLAIN -----------------------------------------------------------------------------------------
+
+    def server_version(self) -> int:
+        if self._server_version is None:
+            with self.connection() as conn:
+                self._server_version = conn.info.server_version
+        return self._server_version
+
+    def explain(self, name: str, params: Params = None, analyze: bool = False) -> str:
+        """The plan of registered query ``name`` as text (``EXPLAIN (FORMAT TEXT)``).
+
+        With ``params``: the plan for those values (``analyze=True`` also runs it, inside a transaction
+        that is rolled back, so writes leave no trace). Without: the generic plan, with
+        ``EXPLAIN (GENERIC_PLAN)`` on PostgreSQL 16 and later, and on 15 by preparing the statement and
+        explaining its forced generic plan (the parameters' values do not matter to that plan).
+        """
+        q = get(name)
+        missing = [p for p in q.params if params is None or p not in params]
+        if analyze and missing:
+            raise ValueError(f"EXPLAIN ANALYZE of {name} runs it, so it needs values for: {', '.join(missing)}")
+        if params is not None and missing:
+            raise ValueError(f"EXPLAIN of {name} is missing parameters: {', '.join(missing)}")
+        options = "ANALYZE, BUFFERS, " if analyze else ""
+        try:
+            with self.connection() as conn, conn.cursor() as cur:
+                self._prepare(cur, q, None)
+                try:
+                    if params is not None:
+                        cur.execute(f"EXPLAIN ({options}FORMAT TEXT) {q.tagged_sql}", params)
+                        lines = [r[0] for r in cur.fetchall()]
+                    elif not q.params:
+                        cur.execute(f"EXPLAIN (FORMAT TEXT) {q.tagged_sql}", {})
+                        lines = [r[0] for r in cur.fetchall()]
+                    elif conn.info.server_version >= 160000:
+                        cur.execute(f"EXPLAIN (GENERIC_PLAN, FORMAT TEXT) {q.positional_sql}")
+                        lines = [r[0] for r in cur.fetchall()]
+                    else:
+                        lines = self._explain_prepared(conn, cur, q)
+                finally:
+                    conn.rollback()
+        except psycopg.Error as exc:
+            raise query_error(f"EXPLAIN {name}", exc) from exc
+        return "\n".join(lines)
+
+    @staticmethod
+    def _explain_prepared(conn: psycopg.Connection, cur: psycopg.Cursor, q: NamedQuery) -> list[str]:
+        """PostgreSQL 15: PREPARE, force the generic plan, EXPLAIN EXECUTE with NULLs (partition pruning
+        off), DEALLOCATE.
+
+        (Prepared statements outlive transactions, so the DEALLOCATE runs even after a failure.)
+        """
+        stmt = "vp_explain_" + q.name.replace(".", "_")  # registered names are [a-z0-9_.]
+        cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        # NULL values would let executor-start pruning remove every partition ("Subplans Removed");
+        # without pruning the plan shows every partition, as GENERIC_PLAN does on 16 and later
+        cur.execute("SET LOCAL enable_partition_pruning = off")
+        try:
+            cur.execute(f"PREPARE {stmt} AS {q.positional_sql}")
+            nulls = ", ".join("NULL" for _ in q.params)
+            cur.execute(f"EXPLAIN (FORMAT TEXT) EXECUTE {stmt}({nulls})")
+            return [r[0] for r in cur.fetchall()]
+        finally:
+            conn.rollback()
+            # only if the PREPARE ran: a DEALLOCATE error must not hide the error that got us here
+            cur.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", (stmt,))
+            if cur.fetchone():
+                cur.execute(f"DEALLOCATE {stmt}")
+            conn.rollback()

@@ -1,0 +1,1 @@
+"""Operations behind jobs and commands: job bookkeeping, maintenance, seeding and benchmarks."""

@@ -1,0 +1,77 @@
+"""Reads behind the "Jobs & health" page: job runs, failures, view freshness, partitions, counter drift."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from venuepulse.queries.core.runner import Database
+from venuepulse.queries.ops.job_runs import _status
+
+
+def job_overview(db: Database, expected: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """One row per job: last run (status, start, finish, duration, rows, error), last success, 24 h counts.
+
+    ``expected`` (the scheduler's job names) adds jobs that never ran, with ``last_status`` None.
+    """
+    rows = {r["job_name"]: r for r in db.run("jobs.last_runs")}
+    for name in expected or ():
+        rows.setdefault(name, {"job_name": name, "last_run_id": None, "last_scheduled_at": None,
+                               "last_started_at": None, "last_finished_at": None, "last_status": None,
+                               "last_rows": None, "last_error": None, "last_duration_ms": None,
+                               "last_success_at": None, "runs_24h": 0, "failed_24h": 0, "skipped_24h": 0})
+    for r in rows.values():
+        if r["last_duration_ms"] is not None:
+            r["last_duration_ms"] = float(r["last_duration_ms"])
+    return [rows[k] for k in sorted(rows)]
+
+
+def job_runs(db: Database, job: str | None = None, start: datetime | None = None, end: datetime | None = None,
+             limit: int = 200, status: str | None = None) -> list[dict[str, Any]]:
+    """Runs newest first, optionally of one job, one status, and started in [start, end)."""
+    if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+        raise ValueError(f"limit must be an integer from 1 to 100000, not {limit!r}")
+    if status is not None:
+        _status(status)
+    rows = db.run("jobs.runs", {"job": job, "start": start, "end": end, "status": status, "limit": limit})
+    for r in rows:
+        for key in ("duration_ms", "start_delay_ms"):
+            if r[key] is not None:
+                r[key] = float(r[key])
+    return rows
+
+
+def drift_history(db: Database, start: datetime, end: datetime, limit: int = 10_000) -> list[dict[str, Any]]:
+    """Every drifted number reconcile_counters found in [start, end): kind, entity, stored vs expected."""
+    if start is None or end is None:
+        raise ValueError("drift_history needs both a start and an end")
+    if end <= start:
+        raise ValueError(f"drift_history: end ({end}) must be after start ({start})")
+    return db.run("jobs.drift_history", {"start": start, "end": end, "limit": limit})
+
+
+def drift_daily(db: Database, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Drifted numbers found per day and kind in [start, end)."""
+    if end <= start:
+        raise ValueError(f"drift_daily: end ({end}) must be after start ({start})")
+    return db.run("jobs.drift_daily", {"start": start, "end": end})
+
+
+def partition_status(db: Database) -> list[dict[str, Any]]:
+    """Per partitioned table: partitions, contiguous coverage from now (periods ahead), rows in default."""
+    return db.run("jobs.partition_status")
+
+
+def view_freshness(db: Database) -> dict[str, Any]:
+    """venue_stats: populated?, refreshed_at, age in seconds, rows (None values when never populated)."""
+    populated = bool(db.scalar("jobs.view_populated"))
+    out: dict[str, Any] = {"view_name": "venue_stats", "populated": populated, "refreshed_at": None,
+                           "age_seconds": None, "row_count": None}
+    if populated:
+        row = db.one("jobs.view_freshness") or {}
+        out.update(row)
+        if out["age_seconds"] is not None:
+            out["age_seconds"] = float(out["age_seconds"])
+    return out
+

@@ -1,0 +1,338 @@
+"""Query-performance analytics: what the "Query performance" page and the jobs call.
+
+Every function takes a :class:`~queries.runner.Database` and returns **plain lists of dicts** (one
+dict per row, keys as documented; ``pandas.DataFrame(result)`` turns one into a table), except the
+status and overhead functions, which return one dict. Times are milliseconds (float); windows are
+half-open ``[start, end)`` of timezone-aware datetimes. Percentiles from raw rows are exact
+(``percentile_cont``); those from the hourly rollup are estimates within one bucket (about 9%).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from venuepulse.errors import QueryError
+from venuepulse.queries.core.runner import Database
+
+# Histogram buckets (must match vp_perf_bucket in migration 0002): bucket b covers
+# [BASE_MS * 2^(b/PER_DOUBLING), BASE_MS * 2^((b+1)/PER_DOUBLING)).
+BASE_MS = 0.001
+PER_DOUBLING = 8
+LAST_BUCKET = 255
+MAX_SERIES_BUCKETS = 10_000
+
+_BUCKET_WORDS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60,
+                 "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400}
+
+
+def _aware(value: Any, what: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise ValueError(f"{what} must be a datetime, not {value!r}")
+    if value.tzinfo is None:
+        raise ValueError(f"{what} must be timezone-aware (a naive datetime is ambiguous)")
+    return value
+
+
+def _window(start: Any, end: Any) -> tuple[datetime, datetime]:
+    start, end = _aware(start, "start"), _aware(end, "end")
+    if end <= start:
+        raise ValueError(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
+    return start, end
+
+
+def _names(names: Sequence[str] | None) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        return [names]
+    out = [str(n) for n in names]
+    return out or None
+
+
+def parse_bucket(bucket: str | timedelta) -> timedelta:
+    """``"5m"``, ``"1 hour"``, ``"15 minutes"``, ``"1d"`` or a timedelta -> timedelta (1 s .. 31 days)."""
+    if isinstance(bucket, timedelta):
+        delta = bucket
+    else:
+        m = re.fullmatch(r"\s*(\d+)?\s*([a-z]+)\s*", str(bucket).lower())
+        if not m or m.group(2) not in _BUCKET_WORDS:
+            raise ValueError(f"bucket {bucket!r} is not a duration such as '1m', '5 minutes', '1h' or '1d'")
+        delta = timedelta(seconds=int(m.group(1) or 1) * _BUCKET_WORDS[m.group(2)])
+    if not timedelta(seconds=1) <= delta <= timedelta(days=31):
+        raise ValueError(f"bucket {bucket!r} must be between 1 second and 31 days")
+    return delta
+
+
+# --- exact, from raw rows --------------------------------------------------------------------------------
+
+
+def query_stats(db: Database, start: datetime, end: datetime, names: Sequence[str] | None = None) -> list[dict]:
+    """Per query name in the window: calls, failed, mean_ms, p50_ms, p95_ms, p99_ms, min_ms, max_ms,
+    total_ms, total_rows, mean_rows; heaviest (total_ms) first."""
+    start, end = _window(start, end)
+    return db.run("performance.query_stats", {"start": start, "end": end, "names": _names(names)})
+
+
+def time_series(db: Database, start: datetime, end: datetime, bucket: str | timedelta,
+                names: Sequence[str] | None = None) -> list[dict]:
+    """Per clock-aligned bucket and query name: bucket_start, query_name, calls, failed, mean_ms,
+    p50_ms, p95_ms, p99_ms, max_ms. Buckets without calls are absent."""
+    start, end = _window(start, end)
+    width = parse_bucket(bucket)
+    if (end - start) / width > MAX_SERIES_BUCKETS:
+        raise ValueError(f"{bucket!r} buckets over this window would make more than {MAX_SERIES_BUCKETS} points; "
+                         "choose a wider bucket")
+    return db.run("performance.time_series", {"start": start, "end": end, "bucket": width, "names": _names(names)})
+
+
+def slowest(db: Database, start: datetime, end: datetime, threshold_ms: float = 1000, limit: int = 50) -> list[dict]:
+    """The slowest single executions over ``threshold_ms``: query_name, execution_time_ms, row_count,
+    user_id, created_at, failed. Thresholds of 1000 ms and more use the review's partial index."""
+    start, end = _window(start, end)
+    if isinstance(threshold_ms, bool) or not isinstance(threshold_ms, int | float) or threshold_ms < 0:
+        raise ValueError(f"threshold_ms must be a number of milliseconds >= 0, not {threshold_ms!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+        raise ValueError(f"limit must be a whole number from 1 to 10000, not {limit!r}")
+    name = "performance.slowest_over_1s" if threshold_ms >= 1000 else "performance.slowest"
+    return db.run(name, {"start": start, "end": end, "threshold_ms": float(threshold_ms), "limit": limit})
+
+
+def _now(now: datetime | None) -> datetime:
+    return datetime.now(UTC) if now is None else _aware(now, "now")
+
+
+def _positive(window: Any) -> timedelta:
+    if not isinstance(window, timedelta) or window <= timedelta(0):
+        raise ValueError(f"window must be a positive timedelta, not {window!r}")
+    return window
+
+
+def regressions(db: Database, now: datetime | None = None, window: timedelta = timedelta(hours=1),
+                min_calls: int = 20, factor: float = 1.5) -> list[dict]:
+    """Queries whose p95 over ``[now - window, now)`` is more than ``factor`` times the p95 of the
+    previous window or of the same window a week earlier (each baseline counts only with at least
+    ``min_calls`` calls, as does the current window). Rows: query_name, calls, p95_ms, prev_calls,
+    prev_p95_ms, week_calls, week_p95_ms, vs_previous, vs_week_ago (ratios), slower_than_previous,
+    slower_than_week_ago; worst first."""
+    if isinstance(min_calls, bool) or not isinstance(min_calls, int) or min_calls < 1:
+        raise ValueError(f"min_calls must be a whole number >= 1, not {min_calls!r}")
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 1:
+        raise ValueError(f"factor must be a number above 1, not {factor!r}")
+    return db.run("performance.regressions", {"now": _now(now), "window": _positive(window),
+                                              "min_calls": min_calls, "factor": float(factor)})
+
+
+def new_queries(db: Database, now: datetime | None = None, window: timedelta = timedelta(hours=1)) -> list[dict]:
+    """Query names first recorded in ``[now - window, now)`` (never before, in the raw log or the
+    hourly rollup): query_name, first_seen, calls, p95_ms, max_ms."""
+    return db.run("performance.new_queries", {"now": _now(now), "window": _positive(window)})
+
+
+# --- hourly histograms -----------------------------------------------------------------------------------
+
+
+def bucket_of(ms: float) -> int:
+    """The histogram bucket of a duration (same as the SQL function vp_perf_bucket)."""
+    if ms <= BASE_MS:
+        return 0
+    return max(0, min(LAST_BUCKET, math.floor(PER_DOUBLING * math.log(ms / BASE_MS) / math.log(2))))
+
+
+def bucket_bounds(b: int) -> tuple[float, float]:
+    """``[lower, upper)`` of bucket ``b`` in milliseconds."""
+    return BASE_MS * 2 ** (b / PER_DOUBLING), BASE_MS * 2 ** ((b + 1) / PER_DOUBLING)
+
+
+def rollup_histograms(db: Database, upto: datetime | None = None, since: datetime | None = None) -> int:
+    """Roll every complete UTC hour before ``upto`` (default: now) that is not rolled yet into
+    ``query_perf_hourly`` (+ buckets). Idempotent; returns the (query_name, hour) rows written.
+    Hours from ``since`` on are looked at (default: 48 hours before the newest rolled hour).
+    Rows that reach the raw log after their hour was rolled are not added to it."""
+    start = None if since is None else _aware(since, "since")
+    return int(db.scalar("performance.rollup", {"upto": _now(upto), "since": start}) or 0)
+
+
+def estimate_percentile(buckets: Sequence[int], counts: Sequence[int], p: float,
+                        lo: float | None = None, hi: float | None = None) -> float | None:
+    """Percentile ``p`` (0..1) of a histogram, interpolating geometrically inside the bucket that holds
+    the rank ``p * (n - 1)`` (the rank percentile_cont uses); clamped to [lo, hi] when given."""
+    n = sum(counts)
+    if n == 0:
+        return None
+    rank = p * (n - 1)
+    seen = 0
+    for b, c in zip(buckets, counts, strict=True):
+        if rank < seen + c:
+            lower, upper = bucket_bounds(b)
+            frac = (rank - seen + 0.5) / c
+            value = lower * (upper / lower) ** frac
+            break
+        seen += c
+    else:
+        value = bucket_bounds(buckets[-1])[1]
+    if lo is not None:
+        value = max(value, lo)
+    if hi is not None:
+        value = min(value, hi)
+    return value
+
+
+def histogram_percentiles(db: Database, start: datetime, end: datetime,
+                          names: Sequence[str] | None = None) -> list[dict]:
+    """From the hourly rollup, over the hours starting in ``[start, end)``: query_name, calls, failed,
+    mean_ms, p50_ms, p95_ms, p99_ms (estimates, within one bucket), min_ms, max_ms, total_ms,
+    total_rows, hours. Works long after the raw rows are gone."""
+    start, end = _window(start, end)
+    out = []
+    for row in db.run("performance.histograms", {"start": start, "end": end, "names": _names(names)}):
+        buckets, counts = row.pop("buckets") or [], row.pop("bucket_calls") or []
+        lo, hi = row["min_ms"], row["max_ms"]
+        row["mean_ms"] = row["total_ms"] / row["calls"] if row["calls"] else None
+        for label, p in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+            row[label] = estimate_percentile(buckets, counts, p, lo, hi) if buckets else None
+        out.append(row)
+    return out
+
+
+# --- pg_stat_statements ---------------------------------------------------------------------------------
+
+_ENABLE_HOW = (
+    "add it to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', "
+    "keeping any libraries already listed; on RDS, Cloud SQL or Supabase set it in the instance's parameters), "
+    "restart PostgreSQL, then run 'venuepulse migrate' as a superuser or CREATE EXTENSION pg_stat_statements"
+)
+
+
+def stat_statements_status(db: Database) -> dict[str, Any]:
+    """``{"available": bool, "message": str, ...details}``; the message says how to enable it when it is off."""
+    state = db.one("performance.stat_statements_state") or {}
+    preload = state.get("preload")
+    preloaded = None if preload is None else "pg_stat_statements" in re.split(r"[\s,\"]+", preload)
+    info = {"installed": state.get("installed", False), "preloaded": preloaded,
+            "snapshots_ready": state.get("snapshots_ready", False),
+            "reads_all_stats": state.get("reads_all_stats", False)}
+    if not state.get("available") and not state.get("installed"):
+        return {**info, "available": False, "message":
+                "pg_stat_statements is not enabled — this server has no pg_stat_statements extension: install "
+                "PostgreSQL's contrib modules (e.g. the postgresql-contrib package), then " + _ENABLE_HOW}
+    if not state.get("installed"):
+        if preloaded:
+            how = "run CREATE EXTENSION pg_stat_statements in this database as a superuser (or 'venuepulse migrate' with a superuser URL)"
+        else:
+            how = _ENABLE_HOW
+        return {**info, "available": False, "message": f"pg_stat_statements is not enabled — here is how: {how}"}
+    try:
+        db.run("performance.stat_statements_probe")
+    except QueryError as exc:
+        return {**info, "available": False, "message":
+                f"pg_stat_statements is installed but not loaded ({exc.detail}) — here is how: {_ENABLE_HOW}"}
+    if not state.get("snapshots_ready"):
+        return {**info, "available": False, "message":
+                "pg_stat_statements is enabled, but this database lacks the snapshot tables: run 'venuepulse migrate'"}
+    message = "pg_stat_statements is enabled; snapshots store the differences between readings (it is never reset)"
+    if not state.get("reads_all_stats"):
+        message += ("; this role cannot see other roles' statement text "
+                    "(GRANT pg_read_all_stats TO it to see all of it)")
+    return {**info, "available": True, "message": message}
+
+
+def snapshot_stat_statements(db: Database) -> int:
+    """Store the differences since the last snapshot; returns delta rows stored (0 for the first,
+    baseline, snapshot, and 0 doing nothing when pg_stat_statements is unavailable)."""
+    if not stat_statements_status(db)["available"]:
+        return 0
+    return int(db.scalar("performance.snapshot_stat_statements") or 0)
+
+
+def stat_statements(db: Database, start: datetime, end: datetime, limit: int = 200) -> list[dict]:
+    """Sum of the snapshot deltas taken in ``(start, end]``, per statement: queryid, toplevel,
+    query_name (from the ``/*query_name='...'*/`` tag; None for statements VenuePulse did not send),
+    query, calls, total_ms, mean_ms, rows, cache_hit_ratio, shared_blks_read, temp_blks_written,
+    snapshots; heaviest first."""
+    start, end = _window(start, end)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+        raise ValueError(f"limit must be a whole number from 1 to 10000, not {limit!r}")
+    return db.run("performance.stat_statements", {"start": start, "end": end, "limit": limit})
+
+
+# --- cache and recorder ---------------------------------------------------------------------------------
+
+
+def cache_stats(db: Database) -> list[dict]:
+    """One row per cached query name (query_name, hits, misses, hit_rate, evictions, expirations,
+    invalidations, size) and a last row with query_name ``"(all)"`` holding the totals and maxsize."""
+    stats = db.cache_stats()
+    total = stats.pop("total")
+    return [{"query_name": k, **v} for k, v in stats.items()] + [{"query_name": "(all)", **total}]
+
+
+def measure_recording_overhead(url: str, runs: int = 20_000, rounds: int = 5,
+                               query: str = "health.ping") -> dict[str, Any]:
+    """Time ``runs`` executions of ``query`` with recording and ``runs`` without, on two pools of one
+    connection each, interleaved: each of ``rounds`` rounds alternates blocks of up to 100 runs
+    (recorded, unrecorded, then the other way round), so both sides see the same load on the machine.
+
+    Returns runs, rounds, block, recorded_us / unrecorded_us (median over rounds of the mean time per
+    run, in microseconds), overhead_pct (from the median over block pairs of recorded / unrecorded
+    time: robust against load that changes during the measurement), the per-round lists, and the
+    recorder's written / dropped / failed counts after its final flush. The recorded timings are real
+    rows in query_performance_log.
+    """
+    if rounds < 1 or runs < 2 * rounds:
+        raise ValueError("rounds must be at least 1 and runs at least twice rounds")
+    per_round = runs // rounds
+    block = max(1, min(100, per_round // 10))
+    blocks = per_round // block
+    recorded = Database(url, record=True, min_size=1, max_size=1)
+    plain = Database(url, record=False, min_size=1, max_size=1)
+    rec_times: list[float] = []
+    plain_times: list[float] = []
+    ratios: list[float] = []
+
+    def timed(db: Database) -> float:
+        t0 = time.perf_counter()
+        for _ in range(block):
+            db.run(query, cache=False)
+        return time.perf_counter() - t0
+
+    try:
+        for db in (recorded, plain):  # warm up: connections, prepared statements
+            for _ in range(min(200, per_round)):
+                db.run(query, cache=False)
+        recorded.flush()
+        for _ in range(rounds):
+            rec_total = plain_total = 0.0
+            for j in range(blocks):
+                if j % 2:
+                    p, r = timed(plain), timed(recorded)
+                else:
+                    r, p = timed(recorded), timed(plain)
+                rec_total += r
+                plain_total += p
+                ratios.append(r / p)
+            rec_times.append(rec_total / (blocks * block) * 1e6)
+            plain_times.append(plain_total / (blocks * block) * 1e6)
+    finally:
+        plain.close()
+        recorded.close()
+    stats = recorded.recorder_stats()
+    return {
+        "query": query,
+        "runs": blocks * block * rounds,
+        "rounds": rounds,
+        "block": block,
+        "recorded_us": statistics.median(rec_times),
+        "unrecorded_us": statistics.median(plain_times),
+        "overhead_pct": (statistics.median(ratios) - 1.0) * 100.0,
+        "recorded_rounds_us": rec_times,
+        "unrecorded_rounds_us": plain_times,
+        "written": stats.get("written", 0),
+        "dropped": stats.get("dropped", 0),
+        "failed": stats.get("failed", 0),
+    }
