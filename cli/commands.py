@@ -246,6 +246,8 @@ def up(args: argparse.Namespace) -> int:
     from venuepulse import supervisor as launcher
     from venuepulse.config import data_dir
 
+    if args.port is not None:
+        launcher.choose_port(args.port)  # a taken --port is refused before anything starts
     url, started = step_database(args)
     step_migrate(url, "head")
     _, source = url_source(args)
@@ -263,7 +265,8 @@ def up(args: argparse.Namespace) -> int:
 
 def register_up(sub: Any) -> None:
     p = add_command(sub, "up", up, help="start everything: database, migrations, demo data, jobs, dashboard")
-    p.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501, or a free one)")
+    p.add_argument("--port", type=int, default=None,
+                   help="dashboard port; an error if it is taken (default 8501, or a free one)")
     p.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"],
                    help="demo data size when the database is empty (default small)")
     p.add_argument("--no-seed", action="store_true", help="do not load demo data into an empty database")
@@ -275,12 +278,14 @@ def register_up(sub: Any) -> None:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from venuepulse import supervisor as launcher
 
+    launcher.choose_port(args.port, args.address)  # a taken --port is refused before anything starts
     return launcher.run_dashboard(database_url(args), args.port, args.address)
 
 
 def register_dashboard(sub: Any) -> None:
     p = add_command(sub, "dashboard", cmd_dashboard, help="run only the Streamlit dashboard")
-    p.add_argument("--port", type=int, default=8501, help="port (default 8501, or a free one)")
+    p.add_argument("--port", type=int, default=None,
+                   help="port; an error if it is taken (default 8501, or a free one; 0 picks a free one)")
     p.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
 
 

@@ -42,15 +42,35 @@ def say(msg: str = "") -> None:
     print(msg, flush=True)
 
 
-def free_port(preferred: int) -> int:
-    """``preferred`` when nothing listens there, otherwise any free port."""
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
+DEFAULT_PORT = 8501
+
+
+def _bindable(address: str, port: int) -> int | None:
+    """The port bound on ``address`` (``port`` 0 picks one), or None when it is taken."""
+    with socket.socket() as s:
+        try:
+            s.bind((address, port))
+        except OSError:
+            return None
+        return s.getsockname()[1]
+
+
+def choose_port(port: int | None, address: str = "127.0.0.1") -> int:
+    """The dashboard's port: ``port`` when given (0 means any free one), an error naming it when it is
+    taken — a person who asked for a port must not find the dashboard elsewhere; without one, 8501 or
+    any free port."""
+    if port is not None:
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"--port must be from 0 to 65535, not {port}")
+        got = _bindable(address, port)
+        if got is None:
+            raise ConfigError(f"port {port} on {address} is already in use; stop what listens there "
+                              "or choose another with --port")
+        return got
+    for candidate in (DEFAULT_PORT, 0):
+        got = _bindable(address, candidate)
+        if got is not None:
+            return got
     raise ConfigError("no free TCP port for the dashboard")
 
 
@@ -155,15 +175,23 @@ def ensure_demo_accounts(url: str) -> None:
         say(f"  {role:<12} {username:<16} {password}")
 
 
-def run_dashboard(admin_url: str, port: int, address: str = "127.0.0.1") -> int:
-    """`venuepulse dashboard`: Streamlit in the foreground."""
+def run_dashboard(admin_url: str, port: int | None, address: str = "127.0.0.1") -> int:
+    """`venuepulse dashboard`: Streamlit in place of this process.
+
+    Exec rather than a child: a supervisor's SIGTERM (systemd, supervisord, a container runtime) then
+    reaches Streamlit itself, and nothing is left running when it is stopped.
+    """
     env = dashboard_env(admin_url)
-    port = free_port(port)
+    port = choose_port(port, address)
     say(f"dashboard: http://{address}:{port}")
-    return subprocess.call(streamlit_command(port, address), env=env)
+    cmd = streamlit_command(port, address)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(cmd[0], cmd, env)
+    return 1  # not reached: execve only returns by raising
 
 
-def up(admin_url: str, *, started_embedded: bool, data_dir: Path | None, port: int, scale: str,
+def up(admin_url: str, *, started_embedded: bool, data_dir: Path | None, port: int | None, scale: str,
        seed: bool = True, simulate_rate: float = 1.0, jobs: bool = True) -> int:
     """Everything after the database and migrations; blocks until Ctrl-C."""
     if seed:
@@ -185,7 +213,7 @@ def up(admin_url: str, *, started_embedded: bool, data_dir: Path | None, port: i
         if simulate_rate > 0:
             children.start("simulate", cli_command("simulate", "--rate", str(simulate_rate)), child_env,
                            logs / "simulate.log")
-        port = free_port(port)
+        port = choose_port(port)
         children.start("dashboard", streamlit_command(port), env, logs / "dashboard.log")
         running = ", ".join(n for n, _ in children.procs)
         say(f"running: {running}; their output goes to {logs}/<name>.log")
