@@ -15,7 +15,7 @@ from venuepulse.queries.core.runner import Database
 # The shell run from a script with no `pages/` folder beside it.  (dashboard/app.py has dashboard/views/
 # beside it, which makes Streamlit run a requested pages/<name>.py file directly, without the shell, until
 # st.navigation has been called once in the process; AppTest resets that flag on every run.)
-APP_SOURCE = "from dashboard.shell import main\n\nmain()\n"
+APP_SOURCE = "from venuepulse.dashboard.shell import main\n\nmain()\n"
 PASSWORD = "a long enough secret"
 
 

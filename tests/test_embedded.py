@@ -38,7 +38,7 @@ def fresh_dir():
 
 
 def _start_in_subprocess(d: Path) -> subprocess.Popen:
-    code = "import sys; from pathlib import Path; from queries import embedded; print(embedded.ensure_running(Path(sys.argv[1])))"
+    code = "import sys; from pathlib import Path; from venuepulse import embedded; print(embedded.ensure_running(Path(sys.argv[1])))"
     return subprocess.Popen([sys.executable, "-c", code, str(d)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

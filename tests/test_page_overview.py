@@ -141,7 +141,7 @@ def test_a_venue_owner_sees_kpis_of_their_own_venues_only(db_url, monkeypatch, h
     monkeypatch.setenv("VENUEPULSE_OWNER_DATABASE_URL", roles["owner_url"])
     alpha = history["venues"][0]
     at = AppTest.from_string(
-        "from uuid import UUID\nfrom dashboard.shell import render_page\nfrom dashboard.context import Account\n"
+        "from uuid import UUID\nfrom venuepulse.dashboard.shell import render_page\nfrom venuepulse.dashboard.context import Account\n"
         f"render_page('overview', Account('owner-user', 'venue_owner', venue_ids=(UUID('{alpha}'),)))",
         default_timeout=60).run()
     assert not at.exception and not at.error
