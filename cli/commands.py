@@ -12,7 +12,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from venuepulse.errors import ConfigError, VenuePulseError, describe_url
+from venuepulse.console import say
+from venuepulse.errors import ConfigError, VenuePulseError, describe_url, first_line
+from venuepulse.jobs.seed.scales import SCALES
+from venuepulse.queries.access import ROLES
 
 
 def _common() -> argparse.ArgumentParser:
@@ -49,10 +52,6 @@ def url_source(args: argparse.Namespace) -> tuple[str, str]:
     from venuepulse.config import resolve_database_url
 
     return resolve_database_url(getattr(args, "database_url", None))
-
-
-def say(msg: str = "") -> None:
-    print(msg, flush=True)
 
 
 # --- db -------------------------------------------------------------------------------------------------
@@ -267,7 +266,7 @@ def register_up(sub: Any) -> None:
     p = add_command(sub, "up", up, help="start everything: database, migrations, demo data, jobs, dashboard")
     p.add_argument("--port", type=int, default=None,
                    help="dashboard port; an error if it is taken (default 8501, or a free one)")
-    p.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"],
+    p.add_argument("--scale", default="small", choices=list(SCALES),
                    help="demo data size when the database is empty (default small)")
     p.add_argument("--no-seed", action="store_true", help="do not load demo data into an empty database")
     p.add_argument("--no-jobs", action="store_true", help="do not start the jobs scheduler")
@@ -309,10 +308,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             say(line)
         return 0
     if args.once:
-        from venuepulse.jobs.definitions import JOBS
+        from venuepulse.jobs.definitions import get_job
 
-        if args.once not in JOBS:
-            raise ConfigError(f"no job named {args.once!r}; jobs are {', '.join(JOBS)}.")
+        get_job(args.once)
         rec = scheduler.run_once(database_url(args), args.once)
         run = f"run {rec.run_id}" if rec.run_id is not None else "run (not recorded yet)"
         say(f"{rec.job} {run} {rec.status} in {rec.duration_ms:.0f} ms"
@@ -362,6 +360,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     from venuepulse.queries.core.runner import Database
 
     action = args.users_command
+    name = accounts.canonical_username(getattr(args, "username", None))  # as stored, for the messages
     with Database(database_url(args), record=False, max_size=1, application_name="venuepulse-cli") as db:
         if action == "list":
             rows = accounts.list_accounts(db)
@@ -386,18 +385,18 @@ def cmd_users(args: argparse.Namespace) -> int:
             say(f"added {row['role']} account {row['username']}{extra}")
         elif action == "set-password":
             if accounts.get_account(db, args.username) is None:
-                raise VenuePulseError(f"there is no account named {args.username.strip().lower()!r}")
+                raise VenuePulseError(f"there is no account named {name!r}")
             accounts.set_password(db, args.username, _read_password(args))
-            say(f"password of {args.username.strip().lower()} changed (and any lock lifted)")
+            say(f"password of {name} changed (and any lock lifted)")
         elif action == "unlock":
             accounts.unlock(db, args.username)
-            say(f"{args.username.strip().lower()} unlocked")
+            say(f"{name} unlocked")
         elif action in ("disable", "enable"):
             accounts.set_disabled(db, args.username, action == "disable")
-            say(f"{args.username.strip().lower()} {action}d")
+            say(f"{name} {action}d")
         elif action == "remove":
             accounts.remove_account(db, args.username)
-            say(f"removed {args.username.strip().lower()}")
+            say(f"removed {name}")
     return 0
 
 
@@ -408,7 +407,7 @@ def register_users(sub: Any) -> None:
     add_command(us, "list", cmd_users, help="every account (never passwords or hashes)")
     a = add_command(us, "add", cmd_users, help="add an account (asks for the password)")
     a.add_argument("username")
-    a.add_argument("--role", required=True, choices=["pm", "engineer", "venue_owner"])
+    a.add_argument("--role", required=True, choices=ROLES)
     a.add_argument("--display-name", default="")
     a.add_argument("--email", default=None, help="identity-provider e-mail for OIDC sign-in")
     a.add_argument("--app-user", default=None, metavar="USER",
@@ -452,7 +451,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def register_bench(sub: Any) -> None:
     p = add_command(sub, "bench", cmd_bench, help="measure refresh, recording, pages, writes and load side by side")
-    p.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
+    p.add_argument("--scale", default="small", choices=list(SCALES))
     p.add_argument("--only", metavar="NAMES", help="comma-separated scenarios: load,refresh,recording,pages,writes")
     p.add_argument("--repeats", type=int, default=5, help="repetitions per measurement (default 5)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
@@ -478,7 +477,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def register_seed(sub: Any) -> None:
     p = add_command(sub, "seed", cmd_seed, help="fill the database with a realistic, reproducible app history")
-    p.add_argument("--scale", choices=["tiny", "small", "medium", "large"], default="small",
+    p.add_argument("--scale", choices=list(SCALES), default="small",
                    help="about 10k, 200k, 2M or 20M check-ins (default small)")
     p.add_argument("--seed", type=int, default=42, help="random seed: the same seed gives the same data")
     p.add_argument("--days", type=int, default=None, help="length of the history in days (default by scale)")
@@ -535,8 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = args.func(args)
     except VenuePulseError as exc:
-        msg = str(exc).strip()
-        first = msg.splitlines()[0] if msg else type(exc).__name__
+        first = first_line(exc) or type(exc).__name__
         print(f"venuepulse: {first}", file=sys.stderr, flush=True)
         return 2
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from venuepulse.errors import DatabaseUnavailable
+from venuepulse.errors import DatabaseUnavailable, first_line
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ def ensure_running(data_dir: Path, database: str = DATABASE) -> str:
     except Exception as exc:  # psycopg errors while configuring
         if type(exc).__module__.startswith("psycopg"):
             raise DatabaseUnavailable(
-                f"could not configure the embedded PostgreSQL in {pgdata}: {str(exc).strip().splitlines()[0]}"
+                f"could not configure the embedded PostgreSQL in {pgdata}: {first_line(exc)}"
             ) from exc
         raise
 

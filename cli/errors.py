@@ -18,9 +18,16 @@ class DatabaseUnavailable(VenuePulseError):
     """The PostgreSQL server cannot be reached or refuses the connection."""
 
 
-def _first_line(text: str) -> str:
-    text = (text or "").strip()
+def first_line(value: BaseException | str | None) -> str:
+    """The first line of a message or of an exception's text, stripped ("" when there is none)."""
+    text = "" if value is None else str(value).strip()
     return text.splitlines()[0].strip() if text else ""
+
+
+def error_line(exc: BaseException) -> str:
+    """``"ZeroDivisionError: division by zero"``: the exception's class and the first line of its text."""
+    line = first_line(exc)
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
 _REASON_RE = re.compile(r"^([a-z][a-z0-9_]*)\b")
@@ -45,12 +52,12 @@ def _driver_message(error: BaseException | str | None) -> str:
     if error is None:
         return ""
     if isinstance(error, str):
-        return _first_line(error)
+        return first_line(error)
     diag = getattr(error, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
     if primary:
-        return _first_line(primary)
-    return _first_line(str(error)) or type(error).__name__
+        return first_line(primary)
+    return first_line(str(error)) or type(error).__name__
 
 
 def _reason_word(message: str) -> str | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from venuepulse.config import data_dir as user_data_dir
+from venuepulse.console import say
 from venuepulse.errors import ConfigError
 
 APP = Path(importlib.util.find_spec("venuepulse.dashboard").origin).parent / "app.py"
@@ -36,10 +37,6 @@ STREAMLIT_FLAGS = [
     "--theme.secondaryBackgroundColor", "#F4F2FB",
     "--theme.textColor", "#1F1B2E",
 ]
-
-
-def say(msg: str = "") -> None:
-    print(msg, flush=True)
 
 
 DEFAULT_PORT = 8501

@@ -176,7 +176,7 @@ def sign_in_page() -> None:
         log.info("signed in: account %s", result.account_id)
         st.session_state[SESSION_KEY] = result.account_id
         st.rerun()
-    log.info("sign-in refused (%s) for username %r", result.status, username.strip().lower()[:64])
+    log.info("sign-in refused (%s) for username %r", result.status, accounts.canonical_username(username)[:64])
     st.error(result.message())
 
 

@@ -9,8 +9,6 @@ from uuid import UUID
 
 from venuepulse.queries.core.runner import Database
 
-ROLES = ("pm", "engineer", "venue_owner")
-
 
 @dataclass(frozen=True)
 class Account:

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from venuepulse.durations import format_duration
 from venuepulse.errors import DatabaseUnavailable, QueryError
 
 log = logging.getLogger("venuepulse.dashboard")
@@ -120,10 +121,8 @@ def freshness(as_of: datetime | None, what: str = "Data") -> None:
     if as_of is None:
         st.caption(f"{what}: not computed yet.")
         return
-    now = datetime.now(UTC)
-    age = now - as_of
-    mins = int(age.total_seconds() // 60)
-    ago = "just now" if mins < 1 else f"{mins} min ago" if mins < 120 else f"{mins // 60} h ago"
+    age = datetime.now(UTC) - as_of
+    ago = "just now" if age < timedelta(minutes=1) else f"{format_duration(age.total_seconds())} ago"
     st.caption(f"{what} as of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({ago}).")
 
 

@@ -6,10 +6,11 @@ or ``off``; ``VENUEPULSE_JOB_<NAME>`` overrides a job's default (see docs/jobs.m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from venuepulse.errors import ConfigError
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.ops import maintenance
 from venuepulse.queries.ops.maintenance import Outcome
@@ -43,6 +44,15 @@ def _spec(name: str, schedule: str, grace: int, description: str):
 
 
 JOBS: dict[str, JobSpec] = {}
+
+
+def get_job(name: str, jobs: Mapping[str, JobSpec] | None = None) -> JobSpec:
+    """The job called ``name`` (among ``jobs``, default every job); a ConfigError listing them if none is."""
+    jobs = JOBS if jobs is None else jobs
+    spec = jobs.get(name)
+    if spec is None:
+        raise ConfigError(f"no job named {name!r}; jobs are {', '.join(jobs)}.")
+    return spec
 
 
 @_spec("refresh_venue_stats", "interval:300", 240,

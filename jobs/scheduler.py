@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import socket
 import threading
@@ -45,18 +44,18 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from venuepulse.errors import ConfigError, DatabaseUnavailable, describe_url
+from venuepulse.durations import parse_duration
+from venuepulse.errors import ConfigError, DatabaseUnavailable, describe_url, error_line
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.ops import job_runs as jobsdb
 from venuepulse.queries.pages import jobs_health
 
-from .definitions import JOBS, JobContext, JobSpec
+from .definitions import JOBS, JobContext, JobSpec, get_job
 
 log = logging.getLogger("venuepulse.jobs")
 
 ENV_PREFIX = "VENUEPULSE_JOB_"
 PENDING_MAX = 1000
-_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 # -- schedules ---------------------------------------------------------------------------------------------
@@ -74,9 +73,11 @@ def parse_schedule(text: str, where: str = "schedule") -> BaseTrigger | None:
     if raw.lower() == "off":
         return None
     if sep and kind == "interval":
-        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?", value)
-        seconds = float(m.group(1)) * _UNITS[m.group(2) or ""] if m else 0
-        if not m or seconds <= 0:
+        try:
+            seconds = parse_duration(value, default_unit="s").total_seconds()
+        except ValueError:
+            seconds = 0
+        if seconds <= 0:
             raise ConfigError(f"{where}: {raw!r} needs a positive interval such as interval:300, interval:5m or interval:1h.")
         return IntervalTrigger(seconds=seconds, timezone=UTC)
     if sep and kind == "cron":
@@ -113,11 +114,6 @@ def schedules(env: Mapping[str, str] | None = None) -> dict[str, tuple[str, Base
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 @dataclass
@@ -226,7 +222,7 @@ class JobRunner:
             else:
                 jobsdb.record_timing(conn, name, rec.duration_ms, rec.rows)
         except Exception as exc:  # timing is never worth failing a run for
-            log.warning("[%s run %s] could not record its duration: %s", rec.job, rec.run_id, _one_line(exc))
+            log.warning("[%s run %s] could not record its duration: %s", rec.job, rec.run_id, error_line(exc))
 
     def _unreachable(self, rec: RunRecord, exc: BaseException) -> RunRecord:
         rec.status, rec.finished_at = "failed", _now()
@@ -239,9 +235,7 @@ class JobRunner:
 
     def run(self, name: str, scheduled_at: datetime | None = None, trigger: str = "schedule") -> RunRecord:
         """Run job ``name`` now. Never raises for the job's own failures: the RunRecord says what happened."""
-        spec = self.jobs.get(name)
-        if spec is None:
-            raise ConfigError(f"no job named {name!r}; jobs are {', '.join(self.jobs)}.")
+        spec = get_job(name, self.jobs)
         rec = RunRecord(name, "failed", scheduled_at, _now(), _now(),
                         details={**self._ident, "trigger": trigger})
         try:
@@ -255,7 +249,7 @@ class JobRunner:
             if _is_unavailable(exc):
                 return self._unreachable(rec, exc)
             # bookkeeping itself failed (not the job): say so and carry on
-            rec.status, rec.finished_at, rec.error = "failed", _now(), _one_line(exc)
+            rec.status, rec.finished_at, rec.error = "failed", _now(), error_line(exc)
             log.exception("[%s run %s] bookkeeping failed", name, rec.run_id)
             return rec
 
@@ -290,7 +284,7 @@ class JobRunner:
                 outcome = spec.func(self.db(), JobContext(name, rec.run_id, rec.scheduled_at, rec.details["trigger"]))
             except Exception as exc:
                 elapsed = time.perf_counter() - t0
-                rec.status, rec.error = "failed", _one_line(exc)
+                rec.status, rec.error = "failed", error_line(exc)
                 rec.details.update(getattr(exc, "details", None) or {})
                 if _is_unavailable(exc):
                     rec.finished_at = rec.started_at + timedelta(seconds=elapsed)
@@ -327,7 +321,7 @@ class JobRunner:
                                                error=rec.error, details=rec.details)
         except Exception as exc:
             if not _is_unavailable(exc):
-                log.warning("[%s] could not record a missed run: %s", name, _one_line(exc))
+                log.warning("[%s] could not record a missed run: %s", name, error_line(exc))
                 return
             self.pending.add(rec)
 
@@ -443,8 +437,7 @@ def run_scheduler(url: str, stop_event: Any = None, env: Mapping[str, str] | Non
 
 def run_once(url: str, name: str) -> RunRecord:
     """Run job ``name`` once now (with its lock and job_runs row), as ``venuepulse jobs --once``."""
-    if name not in JOBS:
-        raise ConfigError(f"no job named {name!r}; jobs are {', '.join(JOBS)}.")
+    get_job(name)
     runner = JobRunner(url)
     try:
         return runner.run(name, scheduled_at=None, trigger="manual")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from venuepulse.queries.access import ROLES
+
 
 @dataclass(frozen=True)
 class PageSpec:
@@ -18,10 +20,10 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("overview", "Overview", ":material/dashboard:", ("pm", "engineer", "venue_owner")),
-    PageSpec("venues", "Venues", ":material/storefront:", ("pm", "engineer", "venue_owner")),
+    PageSpec("overview", "Overview", ":material/dashboard:", ROLES),
+    PageSpec("venues", "Venues", ":material/storefront:", ROLES),
     PageSpec("engagement", "Engagement", ":material/favorite:", ("pm", "engineer")),
-    PageSpec("offers", "Offers", ":material/local_offer:", ("pm", "engineer", "venue_owner")),
+    PageSpec("offers", "Offers", ":material/local_offer:", ROLES),
     PageSpec("query_performance", "Query performance", ":material/speed:", ("engineer",)),
     PageSpec("jobs_health", "Jobs & health", ":material/monitor_heart:", ("engineer",)),
 )

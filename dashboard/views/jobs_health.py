@@ -21,6 +21,7 @@ from venuepulse.dashboard.widgets import (
     url_date_range,
     url_select,
 )
+from venuepulse.durations import format_duration
 from venuepulse.jobs.definitions import JOBS
 from venuepulse.queries.pages import jobs_health as jobs
 
@@ -34,13 +35,6 @@ SEED_HINT = "Run `venuepulse jobs` (or `venuepulse up`) so the scheduler records
 
 def _frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     return rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
-
-
-def _ms(value: Any) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    value = float(value)
-    return f"{value:,.0f} ms" if value < 10_000 else f"{value / 1000:,.1f} s"
 
 
 def render(ctx: PageContext) -> None:
@@ -116,24 +110,13 @@ def _freshness(ctx: PageContext) -> None:
                         "Load demo data with `venuepulse seed --scale small`.")
             return
         age = info.get("age_seconds")
-        st.metric("Age", "–" if age is None else _age(age),
+        st.metric("Age", "–" if age is None else format_duration(age),
                   help="Time since the last REFRESH of the materialized view (refreshed every 5 minutes).")
         freshness(info.get("refreshed_at"), "venue_stats")
         if age is not None and age > STALE_AFTER_S:
-            st.warning(f"venue_stats is stale: last refreshed {_age(age)} ago; the refresh job runs every "
+            st.warning(f"venue_stats is stale: last refreshed {format_duration(age)} ago; the refresh job runs every "
                        "5 minutes. Check the refresh_venue_stats runs below.")
         st.caption(f"{fmt_int(info['row_count'])} venues in the view.")
-
-
-def _age(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 2 * 3600:
-        return f"{seconds // 60} min"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
 
 
 def _partitions(ctx: PageContext) -> None:

@@ -5,7 +5,6 @@ conversion over time, and time to claim and to redeem.  Venue owners see only th
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -23,6 +22,7 @@ from venuepulse.dashboard.widgets import (
     url_date_range,
     url_select,
 )
+from venuepulse.durations import format_duration
 from venuepulse.queries.pages import offers
 
 ALL = "all"
@@ -42,19 +42,6 @@ per offer.  *% of first* is relative to Targeted, *% of previous* to the step be
 **Time to claim** runs from the user's first view to the claim; **time to redeem** from the claim to the
 redemption (median and 90th percentile, over the users the funnel counts).
 Offers whose window is still open are **not final**: their numbers can still grow."""
-
-
-def _duration(seconds: Any) -> str:
-    if seconds is None or pd.isna(seconds):
-        return "–"
-    s = float(seconds)
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 90 * 60:
-        return f"{s / 60:.1f} min"
-    if s < 48 * 3600:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
 
 
 def _offer_label(df: pd.DataFrame):
@@ -137,10 +124,10 @@ def _funnel(ctx: PageContext, lo, hi, venue_id, offer_id) -> None:
                 help="Users who viewed, then clicked, then claimed, inside the window.")
     m[3].metric("Redeemed", fmt_int(total["redeemed_users"]))
     m[4].metric("Time to claim (median / p90)",
-                f"{_duration(total['time_to_claim_p50_s'])} / {_duration(total['time_to_claim_p90_s'])}",
+                f"{format_duration(total['time_to_claim_p50_s'])} / {format_duration(total['time_to_claim_p90_s'])}",
                 help="From the user's first view to the claim.")
     m[5].metric("Time to redeem (median / p90)",
-                f"{_duration(total['time_to_redeem_p50_s'])} / {_duration(total['time_to_redeem_p90_s'])}",
+                f"{format_duration(total['time_to_redeem_p50_s'])} / {format_duration(total['time_to_redeem_p90_s'])}",
                 help="From the claim to the redemption.")
 
     steps = offers.funnel_steps(total)

@@ -37,7 +37,6 @@ SLOW_LIMIT = 50
 LIVE_REFRESH = timedelta(seconds=60)
 NO_TIMINGS_HINT = ("Timings are recorded as the app's named queries run: start `venuepulse up` (its probe job "
                    "times the key queries every minute) or `venuepulse simulate` for live traffic.")
-MS = {"format": "%.2f"}
 
 
 def _frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:

@@ -23,15 +23,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from venuepulse.errors import QueryError, VenuePulseError
+from venuepulse.queries.access import ROLES
 from venuepulse.queries.core.runner import Database
 
-ROLES = ("pm", "engineer", "venue_owner")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # bounds the hashing work one request can cause
-LOCK_AFTER = 5
-LOCK_MINUTES = 15
 
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's RFC 9106 "low memory" defaults
 # Verified against when a username is unknown, so that a wrong name costs as long as a wrong password.
@@ -45,10 +43,16 @@ class AccountError(VenuePulseError):
 # --- validation --------------------------------------------------------------------------------------
 
 
+def canonical_username(username: Any) -> str:
+    """A username as accounts store and compare it: trimmed and lower case ("" for anything but text)."""
+    return username.strip().lower() if isinstance(username, str) else ""
+
+
 def normalize_username(username: str) -> str:
+    """The canonical username, or an AccountError saying what is wrong with it."""
     if not isinstance(username, str):
         raise AccountError("the username must be text")
-    name = username.strip().lower()
+    name = canonical_username(username)
     if not USERNAME_RE.fullmatch(name):
         raise AccountError(
             f"username {username[:80]!r} is not valid: use 1-64 characters a-z, 0-9, '.', '_', '@' or '-', "
@@ -246,7 +250,7 @@ class SignInResult:
 
 def verify(db: Database, username: str, password: str) -> SignInResult:
     """Check a sign-in attempt and record its outcome (throttle and lock are the database's)."""
-    name = username.strip().lower() if isinstance(username, str) else ""
+    name = canonical_username(username)
     if (not USERNAME_RE.fullmatch(name) or not isinstance(password, str) or not password
             or len(password) > MAX_PASSWORD or "\x00" in password):
         _burn(password)

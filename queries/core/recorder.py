@@ -25,6 +25,7 @@ from uuid import UUID
 import psycopg
 
 from venuepulse.config import normalize_url
+from venuepulse.errors import error_line
 from venuepulse.queries.core.registry import get
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class Recorder:
             except Exception as exc:  # the database is down, or a row was refused
                 with self._lock:
                     self.failed += len(items)
-                    self.last_error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                    self.last_error = error_line(exc)
                 log.warning("could not write %d query timings: %s", len(items), self.last_error)
                 self._drop_connection()
                 self._retry_at = time.monotonic() + self._backoff

@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from importlib import resources
+
+from venuepulse.durations import parse_duration
 
 _HEADER = re.compile(r"^--\s*name:\s*([a-z0-9_]+\.[a-z0-9_.]+)\s*--\s*$", re.MULTILINE)
 _OPTION = re.compile(r"^--\s*(cache|timeout|kind):\s*(.*?)\s*$")
@@ -84,11 +87,10 @@ def placeholders(sql: str) -> tuple[str, ...]:
 
 
 def _timeout_ms(text: str) -> int:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|min)?", text)
-    if not m:
-        raise ValueError(f"bad timeout {text!r}")
-    value, unit = float(m.group(1)), m.group(2) or "ms"
-    return int(value * {"ms": 1, "s": 1000, "min": 60_000}[unit])
+    try:
+        return int(parse_duration(text, default_unit="ms") / timedelta(milliseconds=1))
+    except ValueError:
+        raise ValueError(f"bad timeout {text!r}") from None
 
 
 def parse(text: str, source: str = "") -> dict[str, NamedQuery]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from psycopg import sql
 
 from venuepulse.config import normalize_url
-from venuepulse.errors import ConfigError
+from venuepulse.errors import ConfigError, first_line
 from venuepulse.queries.core.connect import connect
 from venuepulse.queries.ops.job_runs import run_on
 
@@ -74,7 +74,7 @@ def review_sql_on_sample(url: str, sample: int = 20, timeout_s: int = 60) -> dic
         try:
             ms, theirs = timed(conn, "bench.review_venue_stats", {"ids": ids})
         except Exception as exc:  # a timeout is a result here, not a failure of the bench
-            return {"venues": len(ids), "ms": None, "error": str(exc).splitlines()[0], "wrong_venues": None}
+            return {"venues": len(ids), "ms": None, "error": first_line(exc), "wrong_venues": None}
         ours_ms, ours = timed(conn, "bench.our_venue_stats", {"ids": ids})
     mine = {r["venue_id"]: r for r in ours}
     wrong = 0

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from venuepulse.durations import parse_duration
 from venuepulse.errors import QueryError
 from venuepulse.queries.core.runner import Database
 
@@ -27,8 +28,6 @@ PER_DOUBLING = 8
 LAST_BUCKET = 255
 MAX_SERIES_BUCKETS = 10_000
 
-_BUCKET_WORDS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60,
-                 "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400}
 
 
 def _aware(value: Any, what: str) -> datetime:
@@ -60,10 +59,10 @@ def parse_bucket(bucket: str | timedelta) -> timedelta:
     if isinstance(bucket, timedelta):
         delta = bucket
     else:
-        m = re.fullmatch(r"\s*(\d+)?\s*([a-z]+)\s*", str(bucket).lower())
-        if not m or m.group(2) not in _BUCKET_WORDS:
-            raise ValueError(f"bucket {bucket!r} is not a duration such as '1m', '5 minutes', '1h' or '1d'")
-        delta = timedelta(seconds=int(m.group(1) or 1) * _BUCKET_WORDS[m.group(2)])
+        try:
+            delta = parse_duration(bucket)
+        except ValueError:
+            raise ValueError(f"bucket {bucket!r} is not a duration such as '1m', '5 minutes', '1h' or '1d'") from None
     if not timedelta(seconds=1) <= delta <= timedelta(days=31):
         raise ValueError(f"bucket {bucket!r} must be between 1 second and 31 days")
     return delta
