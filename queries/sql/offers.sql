@@ -13,6 +13,8 @@
 --   redeemed  claimed, and that claim is redeemed
 -- time to claim = claim.created_at - first_view; time to redeem = claim.redeemed_at - claim.created_at,
 -- both over the users the funnel counts as claimed / redeemed.
+-- The per-user steps come from the SQL function offer_funnel_users (migration 0005), shared by both
+-- funnel queries below.
 
 -- name: offers.venues --
 -- Venues that have at least one offer (for the venue filter).
@@ -60,34 +62,6 @@ WITH sel AS (
     AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
     AND (%(offer_id)s::uuid IS NULL OR o.id = %(offer_id)s::uuid)
 ),
--- one pass over the offers' view and click events inside their windows (the outer time bounds only let
--- the executor skip partitions; every event is still checked against its own offer's window)
-ev AS (
-  SELECT s.id AS offer_id, s.end_time, e.user_id, e.event_type, e.created_at,
-         min(e.created_at) FILTER (WHERE e.event_type = 'flash_offer_view')
-           OVER (PARTITION BY s.id, e.user_id) AS first_view
-  FROM sel s
-  JOIN event_stream e ON e.target_id = s.id
-  WHERE e.is_analytics_event AND e.target_type = 'offer'
-    AND e.event_type IN ('flash_offer_view', 'flash_offer_click')
-    AND e.created_at >= s.start_time AND e.created_at < s.end_time
-    AND e.created_at >= (SELECT min(start_time) FROM sel) AND e.created_at < (SELECT max(end_time) FROM sel)
-),
-steps AS (
-  SELECT offer_id, end_time, user_id, first_view,
-         min(created_at) FILTER (WHERE event_type = 'flash_offer_click' AND created_at >= first_view)
-           AS first_click
-  FROM ev
-  WHERE first_view IS NOT NULL
-  GROUP BY offer_id, end_time, user_id, first_view
-),
-per_user AS (
-  SELECT w.offer_id, w.user_id, w.first_view, w.first_click, c.created_at AS claimed_at, c.redeemed_at
-  FROM steps w
-  LEFT JOIN flash_offer_claims c
-    ON c.offer_id = w.offer_id AND c.user_id = w.user_id
-   AND w.first_click IS NOT NULL AND c.created_at >= w.first_click AND c.created_at < w.end_time
-),
 users_agg AS (
   SELECT offer_id, GROUPING(offer_id) = 1 AS is_total,
          count(*) AS viewed_users,
@@ -102,7 +76,7 @@ users_agg AS (
            AS time_to_redeem_p50_s,
          percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM redeemed_at - claimed_at))
            AS time_to_redeem_p90_s
-  FROM per_user
+  FROM offer_funnel_users(%(from)s, %(to)s, %(venue_id)s::uuid, %(offer_id)s::uuid)
   GROUP BY GROUPING SETS ((offer_id), ())
 ),
 counters AS (
@@ -144,47 +118,12 @@ ORDER BY c.is_total, c.offer_id
 -- name: offers.conversion_by_day --
 -- The same ordered funnel, grouped by the UTC day of each (user, offer) pair's first view, for first
 -- views inside [from, to): of the users who first saw an offer that day, how many went on.
-WITH sel AS (
-  SELECT o.id, o.start_time, o.end_time
-  FROM flash_offers o
-  WHERE o.start_time < %(to)s AND o.end_time > %(from)s
-    AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
-    AND (%(offer_id)s::uuid IS NULL OR o.id = %(offer_id)s::uuid)
-),
--- one pass over the offers' view and click events inside their windows (the outer time bounds only let
--- the executor skip partitions; every event is still checked against its own offer's window)
-ev AS (
-  SELECT s.id AS offer_id, s.end_time, e.user_id, e.event_type, e.created_at,
-         min(e.created_at) FILTER (WHERE e.event_type = 'flash_offer_view')
-           OVER (PARTITION BY s.id, e.user_id) AS first_view
-  FROM sel s
-  JOIN event_stream e ON e.target_id = s.id
-  WHERE e.is_analytics_event AND e.target_type = 'offer'
-    AND e.event_type IN ('flash_offer_view', 'flash_offer_click')
-    AND e.created_at >= s.start_time AND e.created_at < s.end_time
-    AND e.created_at >= (SELECT min(start_time) FROM sel) AND e.created_at < (SELECT max(end_time) FROM sel)
-),
-steps AS (
-  SELECT offer_id, end_time, user_id, first_view,
-         min(created_at) FILTER (WHERE event_type = 'flash_offer_click' AND created_at >= first_view)
-           AS first_click
-  FROM ev
-  WHERE first_view IS NOT NULL
-  GROUP BY offer_id, end_time, user_id, first_view
-),
-per_user AS (
-  SELECT w.offer_id, w.user_id, w.first_view, w.first_click, c.created_at AS claimed_at, c.redeemed_at
-  FROM steps w
-  LEFT JOIN flash_offer_claims c
-    ON c.offer_id = w.offer_id AND c.user_id = w.user_id
-   AND w.first_click IS NOT NULL AND c.created_at >= w.first_click AND c.created_at < w.end_time
-)
 SELECT (date_trunc('day', first_view AT TIME ZONE 'UTC'))::date AS day,
        count(*)::bigint AS viewed_users,
        count(first_click)::bigint AS clicked_users,
        count(claimed_at)::bigint AS claimed_users,
        count(redeemed_at)::bigint AS redeemed_users
-FROM per_user
+FROM offer_funnel_users(%(from)s, %(to)s, %(venue_id)s::uuid, %(offer_id)s::uuid)
 WHERE first_view >= %(from)s AND first_view < %(to)s
 GROUP BY 1
 ORDER BY 1
