@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,21 +23,22 @@ from venuepulse.config import data_dir as user_data_dir
 from venuepulse.console import say
 from venuepulse.errors import ConfigError
 
-APP = Path(importlib.util.find_spec("venuepulse.dashboard").origin).parent / "app.py"
+DASHBOARD_DIR = Path(importlib.util.find_spec("venuepulse.dashboard").origin).parent
+APP = DASHBOARD_DIR / "app.py"
+# Streamlit's settings, shipped with the dashboard (the repository's .streamlit/config.toml links to it).
+STREAMLIT_CONFIG = DASHBOARD_DIR / "streamlit.toml"
 
-# The same settings as .streamlit/config.toml, for installs that run outside the repository.
-STREAMLIT_FLAGS = [
-    "--server.headless", "true",
-    "--server.runOnSave", "false",
-    "--browser.gatherUsageStats", "false",
-    "--client.toolbarMode", "minimal",
-    "--client.showErrorDetails", "none",
-    "--theme.base", "light",
-    "--theme.primaryColor", "#5B3CC4",
-    "--theme.backgroundColor", "#FFFFFF",
-    "--theme.secondaryBackgroundColor", "#F4F2FB",
-    "--theme.textColor", "#1F1B2E",
-]
+
+def streamlit_flags(config: Path = STREAMLIT_CONFIG) -> list[str]:
+    """``--section.option value`` for every setting in ``config``: flags reach Streamlit whatever directory
+    it runs in, where a config.toml is read only from the working directory."""
+    with config.open("rb") as f:
+        settings = tomllib.load(f)
+    flags = []
+    for section, options in settings.items():
+        for option, value in options.items():
+            flags += [f"--{section}.{option}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return flags
 
 
 DEFAULT_PORT = 8501
@@ -77,7 +79,7 @@ def cli_command(*args: str) -> list[str]:
 
 def streamlit_command(port: int, address: str = "127.0.0.1") -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-            "--server.address", address, *STREAMLIT_FLAGS]
+            "--server.address", address, *streamlit_flags()]
 
 
 @dataclass

@@ -112,3 +112,20 @@ def test_query_error_without_contract_word_has_no_reason(empty_db_url):
             raise QueryError("venues.list", exc) from exc
     assert info.value.reason is None
     assert str(info.value).startswith("venues.list failed: relation")
+
+
+def test_streamlit_settings_have_one_source_which_both_ways_of_starting_the_dashboard_read():
+    import tomllib
+
+    from venuepulse.supervisor import STREAMLIT_CONFIG, streamlit_command
+
+    repo_config = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
+    assert repo_config.resolve() == STREAMLIT_CONFIG.resolve()  # `streamlit run dashboard/app.py`
+    with STREAMLIT_CONFIG.open("rb") as f:
+        settings = tomllib.load(f)
+    command = streamlit_command(8501)  # `venuepulse dashboard` and `venuepulse up`
+    passed = dict(zip(command[5::2], command[6::2], strict=True))
+    for section, options in settings.items():
+        for option, value in options.items():
+            assert passed[f"--{section}.{option}"] == (str(value).lower() if isinstance(value, bool) else str(value))
+    assert passed["--theme.font"] == "sans serif"
