@@ -17,6 +17,11 @@ class ConfigError(VenuePulseError):
 class DatabaseUnavailable(VenuePulseError):
     """The PostgreSQL server cannot be reached or refuses the connection."""
 
+    @classmethod
+    def lost(cls, operation: str, error: BaseException) -> DatabaseUnavailable:
+        """The connection broke while ``operation`` ran."""
+        return cls(f"lost the connection to PostgreSQL during {operation}: {_driver_message(error)}")
+
 
 def first_line(value: BaseException | str | None) -> str:
     """The first line of a message or of an exception's text, stripped ("" when there is none)."""
@@ -46,6 +51,19 @@ class QueryError(VenuePulseError):
         self.reason = _reason_word(detail)
         self.detail = detail
         super().__init__(f"{operation} failed: {detail}" if detail else f"{operation} failed")
+
+
+class QueryTimeout(QueryError):
+    """A named query ran past its statement timeout and PostgreSQL cancelled it."""
+
+    def __init__(self, operation: str, error: BaseException | str | None = None, timeout_ms: int | None = None):
+        super().__init__(operation, error)
+        self.timeout_ms = timeout_ms
+        self.args = (f"{operation} took longer than its statement timeout and was cancelled",)
+
+
+class UpgradeRefused(VenuePulseError):
+    """A legacy-upgrade phase cannot run in the database's current state; the message says why and what to do."""
 
 
 def _driver_message(error: BaseException | str | None) -> str:

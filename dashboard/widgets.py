@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from venuepulse.durations import format_duration
-from venuepulse.errors import DatabaseUnavailable, QueryError
+from venuepulse.errors import DatabaseUnavailable, QueryError, QueryTimeout
 
 log = logging.getLogger("venuepulse.dashboard")
 
@@ -138,7 +138,7 @@ def panel(title: str | None = None) -> Iterator[None]:
     try:
         yield
     except QueryError as exc:
-        if exc.reason is None and "statement timeout" in str(exc):
+        if isinstance(exc, QueryTimeout):
             st.warning(f"{title or 'This panel'} is not available right now: its query took too long.")
         else:
             st.warning(f"{title or 'This panel'} is not available right now: {exc}")

@@ -8,6 +8,7 @@ import psycopg
 
 from venuepulse.config import normalize_url
 from venuepulse.errors import DatabaseUnavailable, describe_url
+from venuepulse.queries.core.execute import execute
 
 
 def _why(exc: BaseException) -> str:
@@ -34,28 +35,23 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10, **
 def server_info(url: str) -> dict[str, Any]:
     """Version, database, host and Alembic revision (None when not migrated) of the server at ``url``."""
     with connect(url, autocommit=True) as conn:
-        version, num, db = conn.execute(
-            "SELECT version(), current_setting('server_version_num')::int, current_database()"
-        ).fetchone()
-        preload = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]
+        server = execute(conn, "health.server_info")[0]
         revision = None
-        if conn.execute("SELECT to_regclass('alembic_version')").fetchone()[0] is not None:
-            row = conn.execute("SELECT version_num FROM alembic_version LIMIT 1").fetchone()
-            revision = row[0] if row else None
-        pgss = conn.execute(
-            "SELECT count(*) > 0 FROM pg_extension WHERE extname = 'pg_stat_statements'"
-        ).fetchone()[0]
+        if server["migrated"]:
+            rows = execute(conn, "health.alembic_revision")
+            revision = rows[0]["version_num"] if rows else None
         info = conn.info
         host = info.host
         port = info.port
+    preload = server["preload"]
     return {
-        "version": version,
-        "server_version_num": num,
-        "database": db,
+        "version": server["version"],
+        "server_version_num": server["server_version_num"],
+        "database": server["database"],
         "host": host,
         "port": port,
         "alembic_revision": revision,
         "shared_preload_libraries": [p.strip() for p in preload.split(",") if p.strip()],
         "pg_stat_statements_loaded": "pg_stat_statements" in preload,
-        "pg_stat_statements_installed": bool(pgss),
+        "pg_stat_statements_installed": bool(server["pgss_installed"]),
     }

@@ -29,7 +29,8 @@ from importlib import resources
 
 from venuepulse.durations import parse_duration
 
-_HEADER = re.compile(r"^--\s*name:\s*([a-z0-9_]+\.[a-z0-9_.]+)\s*--\s*$", re.MULTILINE)
+NAME = r"[a-z0-9_]+\.[a-z0-9_.]+"  # subject.query: what the name tag and pg_stat_statements' mapping accept
+_HEADER = re.compile(rf"^--\s*name:\s*({NAME})\s*--\s*$", re.MULTILINE)
 _OPTION = re.compile(r"^--\s*(cache|timeout|kind):\s*(.*?)\s*$")
 _PARAM = re.compile(r"%(%|\(([A-Za-z_][A-Za-z0-9_]*)\)s)")
 _STRAY_PERCENT = re.compile(r"%")
@@ -47,6 +48,8 @@ class NamedQuery:
     cache_ttl: float | None = None
     cache_tags: tuple[str, ...] = field(default_factory=tuple)
     source: str = ""
+    # SQL not from a .sql file (see execute.sql_statement): without parameters it is sent as written
+    raw: bool = False
 
     @property
     def subject(self) -> str:
@@ -65,12 +68,7 @@ class NamedQuery:
     @property
     def positional_sql(self) -> str:
         """The tagged SQL with ``%(name)s`` turned into ``$1, $2, ...`` (for PREPARE and EXPLAIN)."""
-        order = {name: i for i, name in enumerate(self.params, start=1)}
-
-        def sub(m: re.Match) -> str:
-            return "%" if m.group(1) == "%" else f"${order[m.group(2)]}"
-
-        return _PARAM.sub(sub, self.tagged_sql)
+        return positional(self.tagged_sql)
 
     @property
     def cached(self) -> bool:
@@ -84,6 +82,16 @@ def placeholders(sql: str) -> tuple[str, ...]:
         if m.group(2):
             seen.setdefault(m.group(2))
     return tuple(seen)
+
+
+def positional(sql: str) -> str:
+    """``sql`` with ``%(name)s`` turned into ``$1, $2, ...`` by first appearance and ``%%`` into ``%``."""
+    order = {name: i for i, name in enumerate(placeholders(sql), start=1)}
+
+    def sub(m: re.Match) -> str:
+        return "%" if m.group(1) == "%" else f"${order[m.group(2)]}"
+
+    return _PARAM.sub(sub, sql)
 
 
 def _timeout_ms(text: str) -> int:

@@ -1,25 +1,25 @@
-"""The one place every named query runs: pooled connections, statement timeouts, venue scoping,
-result caching, timing into query_performance_log, readable errors, EXPLAIN of registered SQL.
+"""Named queries on pooled connections: venue scoping, result caching, timing into query_performance_log,
+EXPLAIN of registered SQL. Each statement itself goes through :func:`queries.core.execute.execute`
+(timeout, name tag, timing, error mapping).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from venuepulse.config import normalize_url
 from venuepulse.errors import DatabaseUnavailable, QueryError, describe_url
 from venuepulse.queries.core.cache import QueryCache, cache_key
+from venuepulse.queries.core.execute import Record, execute, sql_statement
 from venuepulse.queries.core.recorder import Recorder
-from venuepulse.queries.core.registry import NamedQuery, get
+from venuepulse.queries.core.registry import NamedQuery, get, positional
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,6 @@ def _scope_text(venue_scope: Sequence[UUID | str]) -> str:
         except ValueError:
             raise ValueError(f"venue_scope holds {v!r}, which is not a venue id (uuid)") from None
     return ",".join(ids)
-
-
-def query_error(name: str, exc: BaseException) -> QueryError:
-    """``QueryError`` for a driver error; ``timed_out`` tells a statement timeout from other failures."""
-    err = QueryError(name, exc)
-    err.timed_out = isinstance(exc, psycopg.errors.QueryCanceled)
-    if err.timed_out:
-        err.args = (f"{name} took longer than its statement timeout and was cancelled",)
-    return err
 
 
 class Database:
@@ -121,14 +112,6 @@ class Database:
                 raise
             raise DatabaseUnavailable(f"lost the connection to PostgreSQL at {describe_url(self.url)}: {exc}") from exc
 
-    def _prepare(self, cur: psycopg.Cursor, q: NamedQuery, venue_scope: Sequence[UUID | str] | None) -> None:
-        """Statement timeout (and venue scope) for this transaction only: one statement."""
-        if venue_scope is None:
-            cur.execute(get("session.timeout").sql, {"timeout": str(q.timeout_ms)})
-        else:
-            cur.execute(get("session.timeout_and_scope").sql,
-                        {"timeout": str(q.timeout_ms), "venue_ids": _scope_text(venue_scope)})
-
     def run(self, name: str, params: Params = None, *, user_id: UUID | str | None = None,
             venue_scope: Sequence[UUID | str] | None = None, cache: bool = True) -> list[dict[str, Any]]:
         """Run named query ``name`` and return its rows as dicts (empty for statements without rows).
@@ -136,9 +119,10 @@ class Database:
         Queries with a ``-- cache:`` option are answered from the cache when ``cache`` is true (hits are
         counted in :meth:`cache_stats`, not timed into the log). Every execution, failed ones included
         (with ``row_count`` NULL), is timed into query_performance_log unless ``record=False``.
-        Driver errors become :class:`QueryError`; ``err.timed_out`` is true for a statement timeout.
+        Driver errors become :class:`QueryError`, a statement timeout :class:`QueryTimeout`.
         """
         q = get(name)
+        venue_ids = None if venue_scope is None else _scope_text(venue_scope)
         key = None
         generation = 0
         if cache and q.cached:
@@ -148,21 +132,12 @@ class Database:
                 if hit is not None:
                     return hit
                 generation = self._cache.generation()
-        started = time.perf_counter()
-        rows: list[dict[str, Any]] | None = None
         try:
-            with self.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                self._prepare(cur, q, venue_scope)
-                cur.execute(q.tagged_sql, params or {})
-                rows = cur.fetchall() if cur.description else []
-        except QueryError:
-            raise
-        except psycopg.Error as exc:
-            raise query_error(name, exc) from exc
-        finally:
-            if self._recorder is not None:
-                self._recorder.add(name, (time.perf_counter() - started) * 1000.0,
-                                   None if rows is None else len(rows), user_id)
+            with self.connection() as conn:
+                # one transaction per statement: its timeout and scope end with it (restore=False)
+                rows = execute(conn, q, params, venue_ids=venue_ids, restore=False, record=self._timing(user_id))
+        except psycopg.Error as exc:  # the commit after the statement (execute maps the statement's own)
+            raise QueryError(name, exc) from exc
         if key is not None:
             self._cache.put(key, q, params, rows, generation)
         return rows
@@ -176,6 +151,12 @@ class Database:
         return next(iter(row.values())) if row else None
 
     # -- timing ------------------------------------------------------------------------------------------
+
+    def _timing(self, user_id: UUID | str | None) -> Record | None:
+        recorder = self._recorder
+        if recorder is None:
+            return None
+        return lambda name, elapsed_ms, row_count: recorder.add(name, elapsed_ms, row_count, user_id)
 
     def record(self, query_name: str, elapsed_ms: float, row_count: int | None = None, user_id: Any = None) -> None:
         """Record a timing that did not come from :meth:`run` (jobs record ``job.<name>``). Never raises."""
@@ -225,25 +206,23 @@ class Database:
         if params is not None and missing:
             raise ValueError(f"EXPLAIN of {name} is missing parameters: {', '.join(missing)}")
         options = "ANALYZE, BUFFERS, " if analyze else ""
-        try:
-            with self.connection() as conn, conn.cursor() as cur:
-                self._prepare(cur, q, None)
-                try:
-                    if params is not None:
-                        cur.execute(f"EXPLAIN ({options}FORMAT TEXT) {q.tagged_sql}", params)
-                        lines = [r[0] for r in cur.fetchall()]
-                    elif not q.params:
-                        cur.execute(f"EXPLAIN (FORMAT TEXT) {q.tagged_sql}", {})
-                        lines = [r[0] for r in cur.fetchall()]
-                    elif conn.info.server_version >= 160000:
-                        cur.execute(f"EXPLAIN (GENERIC_PLAN, FORMAT TEXT) {q.positional_sql}")
-                        lines = [r[0] for r in cur.fetchall()]
-                    else:
-                        lines = self._explain_prepared(conn, cur, q)
-                finally:
-                    conn.rollback()
-        except psycopg.Error as exc:
-            raise query_error(f"EXPLAIN {name}", exc) from exc
+        label = f"explain.{name}"  # the EXPLAIN's own name, for its tag and its errors
+        with self.connection() as conn, conn.cursor() as cur:
+            try:
+                if params is not None:
+                    stmt = sql_statement(label, f"EXPLAIN ({options}FORMAT TEXT) {q.sql}", timeout_ms=q.timeout_ms)
+                    lines = [r[0] for r in execute(cur, stmt, params, restore=False)]
+                elif not q.params:
+                    stmt = sql_statement(label, f"EXPLAIN (FORMAT TEXT) {q.sql}", timeout_ms=q.timeout_ms)
+                    lines = [r[0] for r in execute(cur, stmt, {}, restore=False)]
+                elif conn.info.server_version >= 160000:
+                    stmt = sql_statement(label, f"EXPLAIN (GENERIC_PLAN, FORMAT TEXT) {positional(q.sql)}",
+                                         timeout_ms=q.timeout_ms)
+                    lines = [r[0] for r in execute(cur, stmt, restore=False)]
+                else:
+                    lines = self._explain_prepared(conn, cur, q)
+            finally:
+                conn.rollback()
         return "\n".join(lines)
 
     @staticmethod
@@ -254,19 +233,18 @@ class Database:
         (Prepared statements outlive transactions, so the DEALLOCATE runs even after a failure.)
         """
         stmt = "vp_explain_" + q.name.replace(".", "_")  # registered names are [a-z0-9_.]
-        cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        # NULL values would let executor-start pruning remove every partition ("Subplans Removed");
-        # without pruning the plan shows every partition, as GENERIC_PLAN does on 16 and later
-        cur.execute("SET LOCAL enable_partition_pruning = off")
+        label = f"explain.{q.name}"
+        execute(cur, "session.generic_plan", restore=False)
         try:
-            cur.execute(f"PREPARE {stmt} AS {q.positional_sql}")
+            execute(cur, sql_statement(label, f"PREPARE {stmt} AS {positional(q.sql)}"),
+                    timeout_ms=q.timeout_ms, restore=False)
             nulls = ", ".join("NULL" for _ in q.params)
-            cur.execute(f"EXPLAIN (FORMAT TEXT) EXECUTE {stmt}({nulls})")
-            return [r[0] for r in cur.fetchall()]
+            plan = execute(cur, sql_statement(label, f"EXPLAIN (FORMAT TEXT) EXECUTE {stmt}({nulls})"),
+                           timeout_ms=q.timeout_ms, restore=False)
+            return [r[0] for r in plan]
         finally:
             conn.rollback()
             # only if the PREPARE ran: a DEALLOCATE error must not hide the error that got us here
-            cur.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", (stmt,))
-            if cur.fetchone():
-                cur.execute(f"DEALLOCATE {stmt}")
+            if execute(cur, "session.prepared", {"name": stmt}, restore=False):
+                execute(cur, sql_statement(label, f"DEALLOCATE {stmt}"), restore=False)
             conn.rollback()

@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +17,7 @@ from psycopg import sql
 from venuepulse.config import normalize_url
 from venuepulse.errors import ConfigError, first_line
 from venuepulse.queries.core.connect import connect
+from venuepulse.queries.core.execute import execute, sql_statement
 from venuepulse.queries.ops.job_runs import run_on
 
 BENCH_DATABASES = {"tiny": "venuepulse_bench_tiny", "small": "venuepulse_bench_small",
@@ -38,15 +38,17 @@ def ensure_bench_database(url: str, scale: str) -> tuple[str, bool]:
         exists = run_on(conn, "bench.database_exists", {"name": name})[0]["exists"]
         if not exists:
             # the identifier comes from the fixed table above, never from input
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string(conn)
+            execute(conn, sql_statement("bench.create_database", create))
     return with_database(url, name), not exists
 
 
-def timed(conn, name: str, params: dict | None = None) -> tuple[float, list[dict]]:
-    """Run a named query on ``conn`` and return (milliseconds, rows)."""
-    started = time.perf_counter()
-    rows = run_on(conn, name, params)
-    return (time.perf_counter() - started) * 1000.0, rows
+def timed(conn, name: str, params: dict | None = None, timeout_ms: int | None = None) -> tuple[float, list[dict]]:
+    """Run a named query on ``conn`` and return (milliseconds, rows): the statement's own time, as
+    :func:`execute` measures it (not the setting of its timeout)."""
+    took: list[float] = []
+    rows = execute(conn, name, params, timeout_ms=timeout_ms, record=lambda _name, ms, _rows: took.append(ms))
+    return took[0], rows
 
 
 def repeat(fn: Callable[[], float], times: int) -> list[float]:
@@ -70,12 +72,11 @@ def review_sql_on_sample(url: str, sample: int = 20, timeout_s: int = 60) -> dic
     """The review's literal venue_stats SQL on a sample of venues: time and how many venues it gets wrong."""
     with connect(url, autocommit=True) as conn:
         ids = [r["id"] for r in run_on(conn, "bench.sample_venues", {"n": sample})]
-        conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(timeout_s * 1000),))
         try:
-            ms, theirs = timed(conn, "bench.review_venue_stats", {"ids": ids})
+            ms, theirs = timed(conn, "bench.review_venue_stats", {"ids": ids}, timeout_ms=timeout_s * 1000)
         except Exception as exc:  # a timeout is a result here, not a failure of the bench
             return {"venues": len(ids), "ms": None, "error": first_line(exc), "wrong_venues": None}
-        ours_ms, ours = timed(conn, "bench.our_venue_stats", {"ids": ids})
+        ours_ms, ours = timed(conn, "bench.our_venue_stats", {"ids": ids}, timeout_ms=timeout_s * 1000)
     mine = {r["venue_id"]: r for r in ours}
     wrong = 0
     worst = Decimal(1)

@@ -14,12 +14,10 @@ from functools import partial
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from venuepulse.errors import DatabaseUnavailable, QueryError
 from venuepulse.queries.core.connect import connect
-from venuepulse.queries.core.registry import get
+from venuepulse.queries.core.execute import execute
 
 JOB_RUN_STATUSES = ("running", "succeeded", "failed", "skipped")
 _dumps = partial(json.dumps, default=str, sort_keys=True)
@@ -33,22 +31,12 @@ def jsonb(value: Any) -> Jsonb:
 def run_on(conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run named query ``name`` on an existing connection (inside its current transaction, if any).
 
-    Used where several statements must share one transaction or session (locks). A lost connection
-    becomes :class:`DatabaseUnavailable`, any other driver error :class:`QueryError`.
+    Used where several statements must share one transaction or session (locks). Runs through
+    :func:`execute`: the query's timeout for this statement only; a lost connection becomes
+    :class:`DatabaseUnavailable`, a statement timeout :class:`QueryTimeout`, any other driver error
+    :class:`QueryError`.
     """
-    q = get(name)
-    try:
-        with conn.cursor(row_factory=dict_row) as cur:
-            if not conn.autocommit:
-                cur.execute("SELECT set_config('statement_timeout', %s, true)", (str(q.timeout_ms),))
-            cur.execute(q.tagged_sql, params or {})
-            return cur.fetchall() if cur.description else []
-    except psycopg.OperationalError as exc:
-        if isinstance(exc, psycopg.errors.QueryCanceled) or not conn.closed and not conn.broken:
-            raise QueryError(name, exc) from exc
-        raise DatabaseUnavailable(f"lost the connection to PostgreSQL during {name}: {exc}") from exc
-    except psycopg.Error as exc:
-        raise QueryError(name, exc) from exc
+    return execute(conn, name, params)
 
 
 def dedicated_connection(url: str, application_name: str = "venuepulse-jobs") -> psycopg.Connection:

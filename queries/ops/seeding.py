@@ -14,10 +14,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
-from psycopg.rows import dict_row
 
 from venuepulse.errors import QueryError
-from venuepulse.queries.core.registry import get
+from venuepulse.queries.core.execute import execute
 
 # Tables the seeder may COPY into, with the columns it may name.
 SEEDABLE: dict[str, frozenset[str]] = {
@@ -56,19 +55,11 @@ SEEDABLE: dict[str, frozenset[str]] = {
 
 
 def run(conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Run named query ``name`` on ``conn`` (inside the caller's transaction); rows as dicts."""
-    q = get(name)
-    try:
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute("SELECT current_setting('statement_timeout') AS prev,"
-                        " set_config('statement_timeout', %s, true)", (str(q.timeout_ms),))
-            prev = cur.fetchone()["prev"]
-            cur.execute(q.tagged_sql, params or {})
-            rows = cur.fetchall() if cur.description else []
-            cur.execute("SELECT set_config('statement_timeout', %s, true)", (prev,))
-            return rows
-    except psycopg.Error as exc:
-        raise QueryError(name, exc) from exc
+    """Run named query ``name`` on ``conn`` (inside the caller's transaction); rows as dicts.
+
+    The query's timeout holds for this statement only (the COPYs that follow keep the caller's).
+    """
+    return execute(conn, name, params)
 
 
 def copy_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], chunks: Iterable[tuple[int, str]],

@@ -24,9 +24,9 @@ from typing import Any
 
 import psycopg
 
-from venuepulse.errors import ConfigError, QueryError, VenuePulseError
+from venuepulse.errors import ConfigError, QueryError, UpgradeRefused, VenuePulseError
 from venuepulse.queries.core.connect import connect
-from venuepulse.queries.core.registry import get
+from venuepulse.queries.core.execute import execute
 
 UPGRADE_DIR = Path(__file__).resolve().parent / "upgrade"
 LAST_PHASE = 4
@@ -132,11 +132,8 @@ OnBatch = Callable[[BatchEvent], None]
 
 
 def _exec(cur: psycopg.Cursor, name: str, params: dict | None = None) -> list[tuple]:
-    try:
-        cur.execute(get(name).sql, params or {})
-    except psycopg.Error as exc:
-        raise QueryError(name, exc) from exc
-    return cur.fetchall() if cur.description else []
+    """Named query ``name`` on ``cur`` (rows as tuples); every upgrade query is kind maintenance: no timeout."""
+    return execute(cur, name, params)
 
 
 def run_backfill(url: str, backfill: Backfill, *, batch_size: int | None = None, max_batches: int | None = None,
@@ -169,7 +166,7 @@ def _one_batch(conn: psycopg.Connection, backfill: Backfill, size: int, total: i
         try:
             with conn.transaction(), conn.cursor() as cur:
                 for key, value in backfill.settings:
-                    cur.execute("SELECT set_config(%s, %s, true)", (key, value))
+                    _exec(cur, "legacy.backfill_setting", {"key": key, "value": value})
                 row = _exec(cur, "legacy.progress_get", {"step": backfill.step})[0]
                 last, rows_done, batches, finished = row[1], row[2], row[3], row[4]
                 if finished is not None:
@@ -263,12 +260,9 @@ def verify_on(raw: psycopg.Connection) -> VerifyReport:
     """Compare old and new tables on an open connection (any transaction state the caller chose)."""
     report = VerifyReport()
     with raw.cursor() as cur:
-        try:
-            cur.execute(get("legacy.verify_counts").sql)
-        except psycopg.Error as exc:
-            raise QueryError("legacy.verify_counts", exc) from exc
+        row = _exec(cur, "legacy.verify_counts")[0]
         names = [d.name for d in cur.description]
-        counts = dict(zip(names, cur.fetchone(), strict=True))
+        counts = dict(zip(names, row, strict=True))
         for comparison, query, prefix in COMPARISONS:
             report.counts[comparison] = (counts[f"{prefix}_old"], counts[f"{prefix}_new"])
             for key, kind in _exec(cur, query):
@@ -286,7 +280,7 @@ def verify(url: str) -> VerifyReport:
             f"this database is at {where}."
         )
     with connect(url, autocommit=True) as conn:
-        conn.execute("SET default_transaction_isolation = 'repeatable read'")
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot for every comparison
         with conn.transaction():
             return verify_on(conn)
 
@@ -426,8 +420,6 @@ def upgrade(url: str, phase: int = LAST_PHASE, *, batch_sizes: dict[str, int] | 
     from alembic import command
     from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError
-
-    from venuepulse.queries.schema.upgrade.phases import UpgradeRefused
 
     if not 0 <= phase <= LAST_PHASE:
         raise ConfigError(f"phase must be 0 to {LAST_PHASE}, not {phase}")

@@ -68,6 +68,11 @@ FROM unnest(%(tables)s::text[]) AS t
 -- kind: maintenance
 SELECT set_config('lock_timeout', %(timeout)s, true)
 
+-- A backfill's transaction-local setting (venuepulse.upgrade_backfill, venuepulse.bulk_load), read by triggers.
+-- name: legacy.backfill_setting --
+-- kind: maintenance
+SELECT set_config(%(key)s, %(value)s, true)
+
 -- ---------------------------------------------------------------------------------------------------
 -- Phase 1 backfills: the computed columns
 -- ---------------------------------------------------------------------------------------------------
@@ -475,6 +480,32 @@ SELECT (SELECT count(*) FROM check_ins) AS check_ins_old,
 -- name: legacy.data_range --
 -- kind: maintenance
 SELECT least((SELECT min(checked_in_at) FROM check_ins), (SELECT min(created_at) FROM event_stream), now()) AS first_at
+
+-- Shadow partitions from the first data up to three months ahead (vp_upgrade_shadow_partitions is L4's).
+-- name: legacy.shadow_partitions --
+-- kind: maintenance
+SELECT vp_upgrade_shadow_partitions(%(table)s::text, %(shadow)s::text, %(from)s::timestamptz,
+                                    now() + interval '3 months')
+
+-- A constraint of the renamed table or of one of its partitions still named after the shadow copy.
+-- name: legacy.shadow_constraint --
+-- kind: maintenance
+SELECT c.relname, k.conname
+FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+WHERE (c.oid = %(table)s::regclass
+       OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = %(table)s::regclass))
+  AND k.conname LIKE %(prefix)s
+ORDER BY c.relispartition
+LIMIT 1
+
+-- name: legacy.relation_exists --
+-- kind: maintenance
+SELECT to_regclass(%(name)s::text) IS NOT NULL AS present
+
+-- A table's own trigger (not one cloned onto a partition, not a constraint's internal one).
+-- name: legacy.trigger_exists --
+-- kind: maintenance
+SELECT 1 FROM pg_trigger WHERE tgname = %(name)s::name AND NOT tgisinternal AND tgparentid = 0
 
 -- name: legacy.refresh_venue_stats --
 -- kind: maintenance

@@ -14,7 +14,10 @@ import re
 import time
 from typing import Any
 
-from venuepulse.queries.core.registry import get
+from psycopg.rows import tuple_row
+
+from venuepulse.errors import UpgradeRefused
+from venuepulse.queries.core.execute import execute, sql_statement
 from venuepulse.queries.schema.migrations.sqlfile import read_sql_file as read_main_sql_file
 from venuepulse.queries.schema.upgrade import schema0001
 from venuepulse.queries.schema.upgrade.sqlfile import read_sql_file
@@ -39,10 +42,6 @@ PHASE2_LOCKS = ["users", "venues", "check_ins", "reviews", "favorites", "collect
 PHASE4_LOCKS = ["users", "venues", "check_ins", "event_stream"]
 
 
-class UpgradeRefused(RuntimeError):
-    """A phase cannot run in the database's current state; the message says why and what to do."""
-
-
 # --- running SQL on the revision's connection --------------------------------------------------------------
 
 
@@ -55,14 +54,18 @@ def _context() -> tuple[Any, dict[str, Any]]:
     return raw, context.config.attributes
 
 
-def _exec(raw, sql: str, params: dict | None = None):
-    with raw.cursor() as cur:
-        cur.execute(sql, params) if params is not None else cur.execute(sql)
-        return cur.fetchall() if cur.description else []
+def _exec(raw, name: str, sql: str) -> None:
+    """SQL built here (DDL from 0001's text and the fixed table lists) as statement ``name``, no timeout."""
+    execute(raw, sql_statement(name, sql), row_factory=tuple_row)
 
 
-def _named(raw, name: str, params: dict | None = None):
-    return _exec(raw, get(name).sql, params or {})
+def _named(raw, name: str, params: dict | None = None) -> list[tuple]:
+    return execute(raw, name, params, row_factory=tuple_row)
+
+
+def _file(raw, filename: str) -> None:
+    """One of the upgrade's SQL files, named after it (``L1_computed.up.sql`` -> ``upgrade.l1_computed.up``)."""
+    _exec(raw, "upgrade." + filename.removesuffix(".sql").lower(), read_sql_file(filename))
 
 
 def _ddl(raw, step: str, tables: list[str], work) -> None:
@@ -77,7 +80,7 @@ def _ddl(raw, step: str, tables: list[str], work) -> None:
 
     def attempt() -> None:
         _named(raw, "legacy.lock_wait", {"timeout": DDL_LOCK_TIMEOUT})
-        _exec(raw, f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+        _exec(raw, "upgrade.lock_tables", f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
         _named(raw, "legacy.lock_wait", {"timeout": "0"})
         work()
         _mark_done(raw, step)
@@ -110,9 +113,8 @@ def _run_backfills(phase: int, attributes: dict[str, Any]) -> None:
 
 def _exists(raw, kind: str, name: str) -> bool:
     if kind == "TRIGGER":
-        return bool(_exec(raw, "SELECT 1 FROM pg_trigger WHERE tgname = %s AND NOT tgisinternal AND tgparentid = 0",
-                          (name,)))
-    return _exec(raw, "SELECT to_regclass(%s) IS NOT NULL", (name,))[0][0]
+        return bool(_named(raw, "legacy.trigger_exists", {"name": name}))
+    return _named(raw, "legacy.relation_exists", {"name": name})[0][0]
 
 
 def converge(raw, *, matview_no_data: bool = False) -> None:
@@ -127,16 +129,16 @@ def converge(raw, *, matview_no_data: bool = False) -> None:
         if m:
             kind, name = re.sub(r"\s+", " ", m.group(1).upper()), m.group(2)
             if kind == "FUNCTION":
-                _exec(raw, schema0001.statement(kind, name, replace=True))
+                _exec(raw, "upgrade.converge_function", schema0001.statement(kind, name, replace=True))
             elif not _exists(raw, kind, name):
                 text = stmt
                 if kind == "MATERIALIZED VIEW" and matview_no_data:
                     text = stmt.rstrip().rstrip(";") + "\nWITH NO DATA"
-                _exec(raw, text)
+                _exec(raw, "upgrade.converge_create", text)
         elif re.match(r"^INSERT\s+INTO\s+partition_policies\b", stmt, re.IGNORECASE):
-            _exec(raw, stmt.rstrip().rstrip(";") + "\nON CONFLICT DO NOTHING")
+            _exec(raw, "upgrade.converge_policies", stmt.rstrip().rstrip(";") + "\nON CONFLICT DO NOTHING")
         elif re.match(r"^SELECT\s+vp_ensure_partitions\(", stmt, re.IGNORECASE):
-            _exec(raw, stmt)
+            _exec(raw, "upgrade.converge_partitions", stmt)
         else:
             raise UpgradeRefused(
                 f"the legacy upgrade does not know how to apply this statement of 0001_schema.up.sql: {stmt[:80]!r}"
@@ -149,7 +151,7 @@ def converge(raw, *, matview_no_data: bool = False) -> None:
 def upgrade_phase(phase: int) -> None:
     raw, attributes = _context()
     if phase == 0:
-        _exec(raw, read_sql_file("L0_legacy.up.sql"))
+        _file(raw, "L0_legacy.up.sql")
         return
     _named(raw, "legacy.progress_table")
     {1: _phase1, 2: _phase2, 3: _phase3, 4: _phase4}[phase](raw, attributes)
@@ -158,20 +160,20 @@ def upgrade_phase(phase: int) -> None:
 def downgrade_phase(phase: int) -> None:
     raw, _ = _context()
     if phase == 0:
-        _exec(raw, read_sql_file("L0_legacy.down.sql"))
+        _file(raw, "L0_legacy.down.sql")
     elif phase == 1:
-        _exec(raw, read_sql_file("L1_computed.down.sql"))
+        _file(raw, "L1_computed.down.sql")
     elif phase == 2:
-        _exec(raw, read_sql_file("L2_new_tables.down.sql"))
+        _file(raw, "L2_new_tables.down.sql")
         for name in reversed(schema0001.names("VIEW")):
             if name != "partition_inventory":
-                _exec(raw, f"DROP VIEW IF EXISTS {name}")
+                _exec(raw, "upgrade.drop_view", f"DROP VIEW IF EXISTS {name}")
         for name in ["event_stream", *reversed(PHASE2_TABLES)]:
-            _exec(raw, f"DROP TABLE IF EXISTS {name}")
+            _exec(raw, "upgrade.drop_table", f"DROP TABLE IF EXISTS {name}")
         for name in reversed(schema0001.names("FUNCTION")):
             if name not in PHASE1_FUNCTIONS:
-                _exec(raw, f"DROP FUNCTION IF EXISTS {name}")
-        _exec(raw, read_sql_file("L1_triggers.up.sql"))
+                _exec(raw, "upgrade.drop_function", f"DROP FUNCTION IF EXISTS {name}")
+        _file(raw, "L1_triggers.up.sql")
         _named(raw, "legacy.progress_forget_phase", {"prefix": "L2.%"})
     else:
         raise UpgradeRefused(
@@ -183,19 +185,21 @@ def downgrade_phase(phase: int) -> None:
 
 def _phase1(raw, attributes: dict[str, Any]) -> None:
     def ddl() -> None:
-        _exec(raw, schema0001.statements("FUNCTION", PHASE1_FUNCTIONS[:5]))
-        _exec(raw, schema0001.statements("TABLE", PHASE1_TABLES))
-        _exec(raw, "\n".join(schema0001.statement("INDEX", n) for n in schema0001.names("INDEX")
-                             if schema0001.index_table(n) in PHASE1_TABLES))
-        _exec(raw, schema0001.statements("FUNCTION", PHASE1_FUNCTIONS[5:8]))
-        _exec(raw, schema0001.statement("VIEW", "partition_inventory"))
+        _exec(raw, "upgrade.l1_functions", schema0001.statements("FUNCTION", PHASE1_FUNCTIONS[:5]))
+        _exec(raw, "upgrade.l1_tables", schema0001.statements("TABLE", PHASE1_TABLES))
+        _exec(raw, "upgrade.l1_indexes", "\n".join(schema0001.statement("INDEX", n) for n in schema0001.names("INDEX")
+                                                  if schema0001.index_table(n) in PHASE1_TABLES))
+        _exec(raw, "upgrade.l1_partition_functions", schema0001.statements("FUNCTION", PHASE1_FUNCTIONS[5:8]))
+        _exec(raw, "upgrade.l1_partition_inventory", schema0001.statement("VIEW", "partition_inventory"))
         # created empty: filled after the locks are gone (building it reads every history table)
-        _exec(raw, schema0001.statement("MATERIALIZED VIEW", "venue_stats").rstrip().rstrip(";") + "\nWITH NO DATA;")
-        _exec(raw, "\n".join(schema0001.statement("INDEX", n) for n in schema0001.names("INDEX")
-                             if schema0001.index_table(n) == "venue_stats"))
-        _exec(raw, schema0001.statement("FUNCTION", "refresh_venue_stats"))
-        _exec(raw, read_sql_file("L1_computed.up.sql"))
-        _exec(raw, read_sql_file("L1_triggers.up.sql"))
+        _exec(raw, "upgrade.l1_venue_stats",
+              schema0001.statement("MATERIALIZED VIEW", "venue_stats").rstrip().rstrip(";") + "\nWITH NO DATA;")
+        _exec(raw, "upgrade.l1_venue_stats_indexes", "\n".join(
+            schema0001.statement("INDEX", n) for n in schema0001.names("INDEX")
+            if schema0001.index_table(n) == "venue_stats"))
+        _exec(raw, "upgrade.l1_refresh_function", schema0001.statement("FUNCTION", "refresh_venue_stats"))
+        _file(raw, "L1_computed.up.sql")
+        _file(raw, "L1_triggers.up.sql")
 
     _ddl(raw, "L1.ddl", PHASE1_LOCKS, ddl)
     _run_backfills(1, attributes)
@@ -208,17 +212,17 @@ def _phase1(raw, attributes: dict[str, Any]) -> None:
 
 def _phase2(raw, attributes: dict[str, Any]) -> None:
     def ddl() -> None:
-        _exec(raw, read_sql_file("L2_new_tables.up.sql"))
-        _exec(raw, schema0001.statements("TABLE", PHASE2_TABLES))
-        _exec(raw, "\n".join(schema0001.statement("INDEX", n) for n in schema0001.names("INDEX")
-                             if schema0001.index_table(n) in [*PHASE2_TABLES, "event_stream"]))
-        _exec(raw, "\n".join(schema0001.statement("FUNCTION", n, replace=True)
-                             for n in schema0001.names("FUNCTION") if n != "status"))
+        _file(raw, "L2_new_tables.up.sql")
+        _exec(raw, "upgrade.l2_tables", schema0001.statements("TABLE", PHASE2_TABLES))
+        _exec(raw, "upgrade.l2_indexes", "\n".join(schema0001.statement("INDEX", n) for n in schema0001.names("INDEX")
+                                                  if schema0001.index_table(n) in [*PHASE2_TABLES, "event_stream"]))
+        _exec(raw, "upgrade.l2_functions", "\n".join(schema0001.statement("FUNCTION", n, replace=True)
+                                                    for n in schema0001.names("FUNCTION") if n != "status"))
         for name in schema0001.names("VIEW"):
             if not _exists(raw, "VIEW", name):
-                _exec(raw, schema0001.statement("VIEW", name))
-        _exec(raw, schema0001.statements("TRIGGER", schema0001.names("TRIGGER")))
-        _exec(raw, read_sql_file("L2_mirror.up.sql"))
+                _exec(raw, "upgrade.l2_view", schema0001.statement("VIEW", name))
+        _exec(raw, "upgrade.l2_triggers", schema0001.statements("TRIGGER", schema0001.names("TRIGGER")))
+        _file(raw, "L2_mirror.up.sql")
 
     _ddl(raw, "L2.ddl", PHASE2_LOCKS, ddl)
     _run_backfills(2, attributes)
@@ -235,8 +239,9 @@ def _phase3(raw, attributes: dict[str, Any]) -> None:
     # ones).  A deadlock with the app's writes or a lock wait that runs out is retried from a savepoint.
     def cutover() -> None:
         _named(raw, "legacy.lock_wait", {"timeout": "10s"})
-        _exec(raw, "LOCK TABLE notification_preferences, social_notifications, activity_feed, flash_offer_events, "
-                   "flash_offer_rate_limits IN ACCESS EXCLUSIVE MODE")
+        _exec(raw, "upgrade.l3_lock_old_tables",
+              "LOCK TABLE notification_preferences, social_notifications, activity_feed, flash_offer_events, "
+              "flash_offer_rate_limits IN ACCESS EXCLUSIVE MODE")
         report = legacy.verify_on(raw)
         if not report.ok:
             raise UpgradeRefused(
@@ -244,11 +249,11 @@ def _phase3(raw, attributes: dict[str, Any]) -> None:
                 f"(first: {report.differences[0].describe()}); the old tables were not dropped. "
                 "Run 'venuepulse migrate verify' for the full list."
             )
-        _exec(raw, read_sql_file("L3_cutover.up.sql"))
+        _file(raw, "L3_cutover.up.sql")
         _named(raw, "legacy.lock_wait", {"timeout": "0"})
 
     _with_retry(raw, "vp_cutover", cutover)
-    _exec(raw, schema0001.statement("FUNCTION", "status"))
+    _exec(raw, "upgrade.l3_status_function", schema0001.statement("FUNCTION", "status"))
 
 
 def _shadow_ddl(table: str) -> str:
@@ -266,18 +271,17 @@ def _shadow_ddl(table: str) -> str:
 
 
 def _phase4(raw, attributes: dict[str, Any]) -> None:
-    unfinished = _exec(raw, "SELECT to_regclass('notification_preferences') IS NOT NULL")[0][0]
+    unfinished = _named(raw, "legacy.relation_exists", {"name": "notification_preferences"})[0][0]
     if unfinished:
         raise UpgradeRefused("phase 3 has not dropped the old tables yet")
 
     def ddl() -> None:
         for table in PARTITIONED:
-            _exec(raw, _shadow_ddl(table))
-        _exec(raw, read_sql_file("L4_partitions.up.sql"))
+            _exec(raw, "upgrade.l4_shadow_table", _shadow_ddl(table))
+        _file(raw, "L4_partitions.up.sql")
         first = _named(raw, "legacy.data_range")[0][0]
         for table in PARTITIONED:
-            _exec(raw, "SELECT vp_upgrade_shadow_partitions(%s, %s, %s, now() + interval '3 months')",
-                  (table, f"{table}_partitioned", first))
+            _named(raw, "legacy.shadow_partitions", {"table": table, "shadow": f"{table}_partitioned", "from": first})
 
     _ddl(raw, "L4.ddl", PHASE4_LOCKS, ddl)
     _run_backfills(4, attributes)
@@ -300,16 +304,16 @@ def _sqlstate(exc: BaseException) -> str | None:
 def _with_retry(raw, savepoint: str, work) -> None:
     """Run ``work`` under a savepoint; on a deadlock or lock timeout roll back to it and try again."""
     for attempt in range(SWAP_ATTEMPTS):
-        _exec(raw, f"SAVEPOINT {savepoint}")
+        _exec(raw, "upgrade.savepoint", f"SAVEPOINT {savepoint}")
         try:
             work()
         except Exception as exc:
             if _sqlstate(exc) not in ("40P01", "55P03") or attempt == SWAP_ATTEMPTS - 1:
                 raise
-            _exec(raw, f"ROLLBACK TO SAVEPOINT {savepoint}")
+            _exec(raw, "upgrade.rollback_to_savepoint", f"ROLLBACK TO SAVEPOINT {savepoint}")
             time.sleep(min(0.2 * (attempt + 1), 3))
         else:
-            _exec(raw, f"RELEASE SAVEPOINT {savepoint}")
+            _exec(raw, "upgrade.release_savepoint", f"RELEASE SAVEPOINT {savepoint}")
             return
 
 
@@ -322,43 +326,42 @@ def _swap(raw) -> None:
 
     def work() -> None:
         _named(raw, "legacy.lock_wait", {"timeout": SWAP_LOCK_TIMEOUT})
-        _exec(raw, "LOCK TABLE check_ins, event_stream IN ACCESS EXCLUSIVE MODE")
+        _exec(raw, "upgrade.l4_lock_swap", "LOCK TABLE check_ins, event_stream IN ACCESS EXCLUSIVE MODE")
         counts = _named(raw, "legacy.partition_copy_counts")[0]
         if counts[0] != counts[1] or counts[2] != counts[3]:
             raise UpgradeRefused(
                 f"the partitioned copies do not match (check_ins {counts[0]} vs {counts[1]}, event_stream "
                 f"{counts[2]} vs {counts[3]}); nothing was swapped"
             )
-        _exec(raw, "DROP MATERIALIZED VIEW venue_stats CASCADE")
+        _exec(raw, "upgrade.l4_drop_venue_stats", "DROP MATERIALIZED VIEW venue_stats CASCADE")
         for name in schema0001.names("VIEW"):
             if name != "partition_inventory":
-                _exec(raw, f"DROP VIEW IF EXISTS {name} CASCADE")
-        _exec(raw, "DROP TABLE check_ins, event_stream")
-        _exec(raw, "DROP FUNCTION vp_upgrade_sync_check_ins(), vp_upgrade_sync_event_stream(), "
-                   "vp_upgrade_shadow_partitions(text, text, timestamptz, timestamptz)")
+                _exec(raw, "upgrade.drop_view", f"DROP VIEW IF EXISTS {name} CASCADE")
+        _exec(raw, "upgrade.l4_drop_unpartitioned", "DROP TABLE check_ins, event_stream")
+        _exec(raw, "upgrade.l4_drop_sync_functions",
+              "DROP FUNCTION vp_upgrade_sync_check_ins(), vp_upgrade_sync_event_stream(), "
+              "vp_upgrade_shadow_partitions(text, text, timestamptz, timestamptz)")
         for table in PARTITIONED:
             shadow = f"{table}_partitioned"
-            _exec(raw, f"ALTER TABLE {shadow} RENAME TO {table}")
+            _exec(raw, "upgrade.l4_rename_table", f"ALTER TABLE {shadow} RENAME TO {table}")
             # constraints named after the replacement, its own and their copies on its partitions (renaming
             # the parent's renames the inherited copies too, so look again after each rename)
             while True:
-                rows = _exec(
-                    raw, "SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-                         "WHERE (c.oid = %s::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits "
-                         "WHERE inhparent = %s::regclass)) AND k.conname LIKE %s ORDER BY c.relispartition LIMIT 1",
-                    (table, table, f"{shadow}\\_%"))
+                rows = _named(raw, "legacy.shadow_constraint", {"table": table, "prefix": f"{shadow}\\_%"})
                 if not rows:
                     break
                 relname, conname = rows[0]
-                _exec(raw, f'ALTER TABLE "{relname}" RENAME CONSTRAINT "{conname}" TO "{table}{conname[len(shadow):]}"')
+                _exec(raw, "upgrade.l4_rename_constraint",
+                      f'ALTER TABLE "{relname}" RENAME CONSTRAINT "{conname}" TO "{table}{conname[len(shadow):]}"')
             for name in schema0001.names("INDEX"):
                 if schema0001.index_table(name) == table:
-                    _exec(raw, f"ALTER INDEX {name}_shadow RENAME TO {name}")
+                    _exec(raw, "upgrade.l4_rename_index", f"ALTER INDEX {name}_shadow RENAME TO {name}")
         converge(raw, matview_no_data=True)
-        _exec(raw, "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
-                   "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
-        _exec(raw, "DELETE FROM alembic_version")
-        _exec(raw, "INSERT INTO alembic_version (version_num) VALUES ('0001')")
+        _exec(raw, "upgrade.l4_alembic_version_table",
+              "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+              "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+        _exec(raw, "upgrade.l4_clear_alembic_version", "DELETE FROM alembic_version")
+        _exec(raw, "upgrade.l4_stamp_0001", "INSERT INTO alembic_version (version_num) VALUES ('0001')")
         _named(raw, "legacy.lock_wait", {"timeout": "0"})
 
     _with_retry(raw, "vp_swap", work)
