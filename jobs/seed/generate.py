@@ -769,7 +769,6 @@ class Dataset:
         self.of_max = np.maximum(self.of_max, claims_per)
         self.of_max = np.where(running & ~full, np.maximum(self.of_max, claims_per + 5), self.of_max)
         self.of_max = np.where(full, claims_per, self.of_max)
-        self.of_full = full
 
         k = len(self.cl_user)
         self.cl_id = _u(rng, k)

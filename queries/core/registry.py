@@ -52,10 +52,6 @@ class NamedQuery:
     raw: bool = False
 
     @property
-    def subject(self) -> str:
-        return self.name.split(".", 1)[0]
-
-    @property
     def tagged_sql(self) -> str:
         """The SQL with its name as a trailing comment (sqlcommenter style)."""
         return f"{self.sql.rstrip().rstrip(';')}\n/*query_name='{self.name}'*/"

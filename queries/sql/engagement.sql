@@ -163,7 +163,3 @@ WHERE n.created_at >= %(from)s AND n.created_at < %(to)s
   AND (%(category)s::text IS NULL OR n.category = %(category)s::text)
 GROUP BY n.category
 ORDER BY notifications DESC, n.category
-
--- name: engagement.categories --
--- Venue categories that exist (for the filter).
-SELECT DISTINCT category FROM venues ORDER BY category

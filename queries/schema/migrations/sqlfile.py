@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
 
 SQL_PACKAGE = "venuepulse.queries.schema.migrations"
 SQL_DIR = "sql"
-
-
-def sql_path(name: str) -> Path:
-    """Filesystem path of ``queries/migrations/sql/<name>`` (for messages and tests)."""
-    return Path(__file__).resolve().parent / SQL_DIR / name
 
 
 def read_sql_file(name: str) -> str:
