@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -65,63 +66,62 @@ def execute(target: psycopg.Connection | psycopg.Cursor, query: str | NamedQuery
     q = get(query) if isinstance(query, str) else query
     if params is None and not q.raw:
         params = {}  # registered SQL writes a literal % as %%, which only binding turns back into %
-    if isinstance(target, psycopg.Cursor):
-        cur, conn = target, target.connection
-    else:
-        cur, conn = None, target
+    own = not isinstance(target, psycopg.Cursor)
+    conn = target if own else target.connection
     timeout = str(q.timeout_ms if timeout_ms is None else timeout_ms)
     status = conn.info.transaction_status
     in_transaction = not conn.autocommit or status != TransactionStatus.IDLE
     if venue_ids is not None and (restore or not in_transaction):
         raise ValueError("a venue scope lasts to the end of the transaction: pass it with restore=False, "
                          "inside a transaction")
-
-    previous = None  # the timeout to set back afterwards, when it differs from ours
+    cur = conn.cursor(row_factory=row_factory) if own else target
     try:
-        if status == TransactionStatus.INERROR:
-            pass  # a failed transaction runs nothing but its rollback (to a savepoint), which needs no timeout
-        elif not restore and in_transaction:
-            if venue_ids is None:
-                _send(conn, "session.timeout", {"timeout": timeout})
+        previous = None  # the timeout to set back afterwards, when it differs from ours
+        try:
+            if status == TransactionStatus.INERROR:
+                pass  # a failed transaction runs nothing but its rollback (to a savepoint), which needs no timeout
+            elif not restore and in_transaction:
+                if venue_ids is None:
+                    cur.execute(_tagged("session.timeout"), {"timeout": timeout})
+                else:
+                    cur.execute(_tagged("session.timeout_and_scope"), {"timeout": timeout, "venue_ids": venue_ids})
             else:
-                _send(conn, "session.timeout_and_scope", {"timeout": timeout, "venue_ids": venue_ids})
-        else:
-            before, now = _send(conn, "session.swap_timeout", {"timeout": timeout, "local": in_transaction})
-            previous = before if before != now else None
-    except psycopg.Error as exc:
-        raise map_error(q.name, exc, conn) from exc
+                before, now = _send(conn, "session.swap_timeout", {"timeout": timeout, "local": in_transaction})
+                previous = before if before != now else None
+        except psycopg.Error as exc:
+            raise map_error(q.name, exc, conn) from exc
 
-    rows: list[Any] | None = None
-    started = time.perf_counter()
-    try:
-        if cur is not None:
-            rows = _run(cur, q, params)
-        else:
-            with conn.cursor(row_factory=row_factory) as own:
-                rows = _run(own, q, params)
-    except psycopg.Error as exc:
-        raise map_error(q.name, exc, conn, int(timeout), (time.perf_counter() - started) * 1000.0) from exc
+        rows: list[Any] | None = None
+        started = time.perf_counter()
+        try:
+            if params is None:
+                cur.execute(q.tagged_sql)
+            else:
+                cur.execute(q.tagged_sql, params)
+            rows = cur.fetchall() if cur.description else []
+        except psycopg.Error as exc:
+            raise map_error(q.name, exc, conn, int(timeout), (time.perf_counter() - started) * 1000.0) from exc
+        finally:
+            if record is not None:
+                record(q.name, (time.perf_counter() - started) * 1000.0, None if rows is None else len(rows))
+            # a failed statement inside a transaction: its rollback (or the savepoint's) undoes our setting
+            if previous is not None and (rows is not None or not in_transaction):
+                _set_back(conn, q.name, previous, in_transaction, failed=rows is None)
+        return rows
     finally:
-        if record is not None:
-            record(q.name, (time.perf_counter() - started) * 1000.0, None if rows is None else len(rows))
-        # a failed statement inside a transaction: its rollback (or the savepoint's) undoes our setting
-        if previous is not None and (rows is not None or not in_transaction):
-            _set_back(conn, q.name, previous, in_transaction, failed=rows is None)
-    return rows
+        if own:
+            cur.close()
 
 
-def _run(cur: psycopg.Cursor, q: NamedQuery, params: Params) -> list[Any]:
-    if params is None:
-        cur.execute(q.tagged_sql)
-    else:
-        cur.execute(q.tagged_sql, params)
-    return cur.fetchall() if cur.description else []
+@cache
+def _tagged(name: str) -> str:
+    return get(name).tagged_sql
 
 
 def _send(conn: psycopg.Connection, name: str, params: Mapping[str, Any]) -> tuple[Any, ...]:
     """One of execute()'s own session.* statements, on a cursor of its own (the caller's keeps its result)."""
     with conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(get(name).tagged_sql, params)
+        cur.execute(_tagged(name), params)
         return cur.fetchone()
 
 
