@@ -142,14 +142,9 @@ def dashboard_env(admin_url: str) -> dict[str, str]:
     return env
 
 
-def has_app_data(url: str) -> bool:
-    from venuepulse.queries.core.connect import connect
-
-    with connect(url, autocommit=True) as conn:
-        return conn.execute("SELECT EXISTS (SELECT 1 FROM venues) OR EXISTS (SELECT 1 FROM users)").fetchone()[0]
-
-
 def ensure_demo_data(url: str, scale: str) -> None:
+    from venuepulse.queries.ops.seeding import has_app_data
+
     if has_app_data(url):
         say("demo data: the database already has app data; not seeding")
         return

@@ -62,6 +62,14 @@ def run(conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = 
     return execute(conn, name, params)
 
 
+def has_app_data(url: str) -> bool:
+    """Whether the database at ``url`` has any venue or user (``up`` seeds demo data only when not)."""
+    from venuepulse.queries.core.connect import connect
+
+    with connect(url, autocommit=True) as conn:
+        return bool(run(conn, "seed.has_app_data")[0]["has_data"])
+
+
 def copy_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], chunks: Iterable[tuple[int, str]],
               progress: Callable[[int], None] | None = None) -> int:
     """COPY text-format ``chunks`` ((row count, text) pairs) into ``table``; returns the rows written.

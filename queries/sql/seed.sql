@@ -5,6 +5,10 @@
 SELECT to_regclass('public.flash_offer_claims') IS NOT NULL
    AND to_regprocedure('public.vp_recompute_denormalized()') IS NOT NULL AS ready
 
+-- name: seed.has_app_data --
+-- timeout: 10s
+SELECT EXISTS (SELECT 1 FROM venues) OR EXISTS (SELECT 1 FROM users) AS has_data
+
 -- name: seed.app_data_counts --
 -- timeout: 60s
 SELECT (SELECT count(*) FROM users) AS users,
@@ -58,9 +62,11 @@ ANALYZE
 -- timeout: 10s
 SELECT pg_database_size(current_database()) AS bytes, pg_size_pretty(pg_database_size(current_database())) AS pretty
 
--- Whether the loader may skip foreign-key checks (session_replication_role needs a superuser).
--- name: seed.is_superuser --
-SELECT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false) AS superuser
+-- Whether the loader may skip foreign-key checks: session_replication_role needs a superuser, or (PostgreSQL
+-- 15+) GRANT SET ON PARAMETER session_replication_role; a managed service's admin role usually has neither.
+-- name: seed.may_skip_triggers --
+SELECT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
+       OR has_parameter_privilege('session_replication_role', 'SET') AS may_skip
 
 -- For the rest of the transaction, fire no triggers: neither the counter triggers (recomputed after
 -- the load) nor the foreign-key checks (the generator only writes rows whose references exist; the
