@@ -157,24 +157,34 @@ def rollup_histograms(db: Database, upto: datetime | None = None, since: datetim
     return int(db.scalar("performance.rollup", {"upto": _now(upto), "since": start}) or 0)
 
 
+def _estimated_sample(buckets: Sequence[int], counts: Sequence[int], i: int) -> float:
+    """The ``i``-th smallest sample (from 0), taking a bucket's samples as spread evenly (geometrically)
+    across it: always inside the bucket that holds the real one."""
+    seen = 0
+    for b, c in zip(buckets, counts, strict=True):
+        if i < seen + c:
+            lower, upper = bucket_bounds(b)
+            return lower * (upper / lower) ** ((i - seen + 0.5) / c)
+        seen += c
+    raise ValueError(f"sample {i} is past the histogram's {seen} samples")
+
+
 def estimate_percentile(buckets: Sequence[int], counts: Sequence[int], p: float,
                         lo: float | None = None, hi: float | None = None) -> float | None:
-    """Percentile ``p`` (0..1) of a histogram, interpolating geometrically inside the bucket that holds
-    the rank ``p * (n - 1)`` (the rank percentile_cont uses); clamped to [lo, hi] when given."""
+    """Percentile ``p`` (0..1) of a histogram the way percentile_cont computes it from samples: linear
+    between the samples at ranks floor and ceil of ``p * (n - 1)``, each estimated inside its bucket;
+    clamped to [lo, hi] when given. Each estimated sample is off by less than its bucket's width (under
+    2^(1/8) - 1, about 9.05%, of the sample), so the result is within 9.05% of the exact percentile for
+    durations from 0.001 ms to the last bucket (about 71 minutes)."""
     n = sum(counts)
     if n == 0:
         return None
     rank = p * (n - 1)
-    seen = 0
-    for b, c in zip(buckets, counts, strict=True):
-        if rank < seen + c:
-            lower, upper = bucket_bounds(b)
-            frac = (rank - seen + 0.5) / c
-            value = lower * (upper / lower) ** frac
-            break
-        seen += c
-    else:
-        value = bucket_bounds(buckets[-1])[1]
+    below = math.floor(rank)
+    value = _estimated_sample(buckets, counts, below)
+    if rank > below:
+        above = _estimated_sample(buckets, counts, below + 1)
+        value += (above - value) * (rank - below)
     if lo is not None:
         value = max(value, lo)
     if hi is not None:
@@ -184,9 +194,12 @@ def estimate_percentile(buckets: Sequence[int], counts: Sequence[int], p: float,
 
 def histogram_percentiles(db: Database, start: datetime, end: datetime,
                           names: Sequence[str] | None = None) -> list[dict]:
-    """From the hourly rollup, over the hours starting in ``[start, end)``: query_name, calls, failed,
-    mean_ms, p50_ms, p95_ms, p99_ms (estimates, within one bucket), min_ms, max_ms, total_ms,
-    total_rows, hours. Works long after the raw rows are gone."""
+    """Histogram summary over ``[start, end)``: query_name, calls, failed, mean_ms, p50_ms, p95_ms, p99_ms
+    (estimates, see :func:`estimate_percentile`), min_ms, max_ms, total_ms, total_rows, hours (rolled-up
+    hours read). Whole UTC hours already rolled up come from the rollup, so it works long after the raw
+    rows are gone; the rest of the window (hours cut by ``start`` or ``end``, hours not rolled yet) comes
+    from raw rows. Where the raw rows still exist, calls, failed, min, max and the sums are the raw log's
+    (rows that reached the log after their hour was rolled up excepted)."""
     start, end = _window(start, end)
     out = []
     for row in db.run("performance.histograms", {"start": start, "end": end, "names": _names(names)}):

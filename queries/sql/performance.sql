@@ -110,19 +110,28 @@ WHERE slower_than_previous OR slower_than_week_ago
 ORDER BY greatest(coalesce(vs_previous, 0), coalesce(vs_week_ago, 0)) DESC, query_name
 
 -- Names recorded in [now - window, now) and never before (neither in the raw log nor in the rollup).
+-- A rollup hour is before the window only when it *ends* at or before the window start. An hour that
+-- straddles the start may hold runs on either side of it, so the raw log decides. Should the raw log
+-- hold fewer of that hour's runs than the rollup counted (retention dropped them), the lost runs may
+-- have come before the start, so the hour counts as before. Raw rows are kept longer than any window
+-- (docs/queries.md): that fallback matters only where retention was set shorter than a window.
 -- name: performance.new_queries --
+WITH w AS (SELECT %(now)s::timestamptz - %(window)s::interval AS start, %(now)s::timestamptz AS now)
 SELECT l.query_name, min(l.created_at) AS first_seen, count(*)::bigint AS calls,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY l.execution_time_ms) AS p95_ms,
        max(l.execution_time_ms) AS max_ms
-FROM query_performance_log l
-WHERE l.created_at >= %(now)s::timestamptz - %(window)s::interval AND l.created_at < %(now)s::timestamptz
-GROUP BY l.query_name
+FROM query_performance_log l, w
+WHERE l.created_at >= w.start AND l.created_at < w.now
+GROUP BY l.query_name, w.start
 HAVING NOT EXISTS (SELECT 1 FROM query_performance_log o
-                   WHERE o.query_name = l.query_name
-                     AND o.created_at < %(now)s::timestamptz - %(window)s::interval)
+                   WHERE o.query_name = l.query_name AND o.created_at < w.start)
    AND NOT EXISTS (SELECT 1 FROM query_perf_hourly h
                    WHERE h.query_name = l.query_name
-                     AND h.hour < %(now)s::timestamptz - %(window)s::interval)
+                     AND h.hour < w.start
+                     AND (h.hour + interval '1 hour' <= w.start
+                          OR h.calls > (SELECT count(*) FROM query_performance_log i
+                                        WHERE i.query_name = h.query_name AND i.created_at >= w.start
+                                          AND i.created_at < h.hour + interval '1 hour')))
 ORDER BY first_seen, l.query_name
 
 -- Rolls every complete UTC hour before %(upto)s that has rows and is not rolled yet (looking back 48
@@ -163,23 +172,55 @@ marks AS (
 )
 SELECT count(*)::bigint AS rows_written FROM hourly
 
--- Merged histograms over the hours starting in [start, end): per query name the summary and the
--- non-empty buckets (ascending) with their calls.
+-- Merged histograms over [start, end): per query name the summary and the non-empty buckets (ascending)
+-- with their calls. Each UTC hour the window touches is one piece, cut to the window: a whole hour that
+-- is rolled up is read from the rollup; any other piece (an hour cut by the window's start or end, an
+-- hour not rolled yet) from the raw rows, put into the same buckets. So counts, sums and extremes equal
+-- the raw log's wherever its rows still exist, except rows that reached the log after their hour was
+-- rolled. A cut hour whose raw rows expired adds nothing: the rollup cannot split an hour.
 -- name: performance.histograms --
-WITH h AS (
+WITH w AS (SELECT %(start)s::timestamptz AS lo, %(end)s::timestamptz AS hi),
+pieces AS (
+  SELECT g AS hour, greatest(g, w.lo) AS lo, least(g + interval '1 hour', w.hi) AS hi,
+         (g >= w.lo AND g + interval '1 hour' <= w.hi
+          AND EXISTS (SELECT 1 FROM query_perf_rollups r WHERE r.hour = g)) AS rolled
+  FROM w, generate_series(date_trunc('hour', w.lo, 'UTC'), w.hi, interval '1 hour') AS g
+  WHERE g < w.hi
+),
+raw AS (
+  SELECT l.query_name, l.execution_time_ms AS ms, l.row_count
+  FROM pieces p
+  JOIN query_performance_log l ON l.created_at >= p.lo AND l.created_at < p.hi
+  WHERE NOT p.rolled
+    AND (%(names)s::text[] IS NULL OR l.query_name = ANY (%(names)s::text[]))
+),
+summaries AS (
+  SELECT h.query_name, h.calls, h.failed, h.total_ms, h.min_ms, h.max_ms, h.total_rows, 1 AS hours
+  FROM pieces p
+  JOIN query_perf_hourly h ON h.hour = p.hour
+  WHERE p.rolled
+    AND (%(names)s::text[] IS NULL OR h.query_name = ANY (%(names)s::text[]))
+  UNION ALL
+  SELECT query_name, count(*), count(*) FILTER (WHERE row_count IS NULL), sum(ms), min(ms), max(ms),
+         coalesce(sum(row_count), 0), 0
+  FROM raw GROUP BY query_name
+),
+h AS (
   SELECT query_name, sum(calls)::bigint AS calls, sum(failed)::bigint AS failed, sum(total_ms) AS total_ms,
          min(min_ms) AS min_ms, max(max_ms) AS max_ms, sum(total_rows)::bigint AS total_rows,
-         count(*)::integer AS hours
-  FROM query_perf_hourly
-  WHERE hour >= %(start)s::timestamptz AND hour < %(end)s::timestamptz
-    AND (%(names)s::text[] IS NULL OR query_name = ANY (%(names)s::text[]))
+         sum(hours)::integer AS hours
+  FROM summaries
   GROUP BY query_name
 ),
 b AS (
   SELECT query_name, bucket, sum(calls)::bigint AS calls
-  FROM query_perf_hourly_buckets
-  WHERE hour >= %(start)s::timestamptz AND hour < %(end)s::timestamptz
-    AND (%(names)s::text[] IS NULL OR query_name = ANY (%(names)s::text[]))
+  FROM (SELECT hb.query_name, hb.bucket, hb.calls
+        FROM pieces p
+        JOIN query_perf_hourly_buckets hb ON hb.hour = p.hour
+        WHERE p.rolled
+          AND (%(names)s::text[] IS NULL OR hb.query_name = ANY (%(names)s::text[]))
+        UNION ALL
+        SELECT query_name, vp_perf_bucket(ms), count(*) FROM raw GROUP BY 1, 2) u
   GROUP BY query_name, bucket
 )
 SELECT h.*,
