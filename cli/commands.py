@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from venuepulse.alerts_command import register_alerts
 from venuepulse.console import say
 from venuepulse.errors import ConfigError, VenuePulseError, describe_url, first_line
 from venuepulse.jobs.seed.scales import SCALES
@@ -513,7 +514,8 @@ def register_simulate(sub: Any) -> None:
 # --- wiring ---------------------------------------------------------------------------------------------
 
 COMMANDS: list[Callable[[Any], None]] = [register_up, register_dashboard, register_db, register_migrate, register_jobs,
-                                         register_users, register_bench, register_seed, register_simulate]
+                                         register_users, register_bench, register_seed, register_simulate,
+                                         register_alerts]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from venuepulse.errors import ConfigError
 from venuepulse.queries.core.runner import Database
-from venuepulse.queries.ops import maintenance
+from venuepulse.queries.ops import alerts, maintenance, outbox
 from venuepulse.queries.ops.maintenance import Outcome
 
 
@@ -106,4 +106,18 @@ def rollup_query_histograms(db: Database, ctx: JobContext) -> Outcome:
        "the app's key read queries run once each, so latency history exists without live traffic")
 def probe_queries(db: Database, ctx: JobContext) -> Outcome:
     return maintenance.probe_queries(db)
+
+
+@_spec("evaluate_alerts", "interval:60", 50,
+       "alert rules evaluated (pending and keep-firing periods); each state change and its notifications written "
+       "in one transaction to alert_events and the outbox")
+def evaluate_alerts(db: Database, ctx: JobContext) -> Outcome:
+    return alerts.evaluate_job(db)
+
+
+@_spec("deliver_notifications", "interval:30", 25,
+       "due notifications in the outbox sent to their webhook and e-mail channels, in order per channel; every "
+       "attempt recorded, failures retried with backoff")
+def deliver_notifications(db: Database, ctx: JobContext) -> Outcome:
+    return outbox.deliver_job(db)
 

@@ -809,3 +809,16 @@ def test_rule(db: Database | str, name: str, now: datetime | None = None) -> lis
 def kinds_for_page(page: str) -> list[str]:
     """The rule kinds whose firing alerts a page's banner shows."""
     return [k.name for k in KINDS.values() if page in k.pages]
+
+
+def evaluate_job(db: Database, now: datetime | None = None):
+    """The ``evaluate_alerts`` job: :func:`evaluate` at the clock's time; fails (after evaluating every other
+    rule) when a rule could not be evaluated, so the failure shows where jobs' failures show."""
+    from venuepulse.queries.ops.maintenance import MaintenanceError, Outcome
+
+    report = evaluate(db, now)
+    details = {"rules": report.rules, "firing": report.firing, "transitions": report.transitions,
+               "notifications": report.notifications, "skipped": report.skipped, "errors": report.errors}
+    if report.errors:
+        raise MaintenanceError(report.summary(), details)
+    return Outcome(report.notifications, report.summary(), details)

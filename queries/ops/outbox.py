@@ -154,3 +154,14 @@ def _deliver_channel(conn: psycopg.Connection, ch: Mapping[str, Any], now: datet
 def status(db: Database, ids: list[int] | None = None) -> list[dict[str, Any]]:
     """Outbox rows (all, or those of ``ids``) with their delivery state."""
     return db.run("outbox.status", {"ids": ids})
+
+
+def deliver_job(db: Database, now: datetime | None = None):
+    """The ``deliver_notifications`` job: :func:`deliver` at the clock's time. A channel that is down is not a
+    failure of the job (its notifications wait and are retried); its errors are in the details."""
+    from venuepulse.queries.ops.maintenance import Outcome
+
+    report = deliver(db, now=now)
+    return Outcome(report.rows, report.summary(), {
+        "delivered": report.delivered, "retrying": report.retrying, "failed": report.failed,
+        "dropped": report.dropped, "busy_channels": report.busy_channels, "errors": report.errors[:20]})
