@@ -20,6 +20,8 @@ from venuepulse import embedded
 from venuepulse.config import normalize_url
 
 TEST_URL_ENV = "VENUEPULSE_TEST_DATABASE_URL"
+# Fixed instants, the `clock` marker and the boundary run's checks (docs/testing.md, "Time and the test suite").
+pytest_plugins = ("tests.clock",)
 
 
 def with_database(url: str, dbname: str) -> str:
