@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -106,6 +108,7 @@ def _recipients(conn, offer):
     return {r[0] for r in conn.execute("SELECT flash_offer_recipients(%s)", (offer,)).fetchall()}
 
 
+@pytest.mark.clock
 def test_recipients_honour_settings_quiet_hours_distance_and_favorites(conn, world):
     offer, venue = world["offer"], world["venue"]
     mk = lambda name, lat, lng: conn.execute(  # noqa: E731
@@ -129,6 +132,45 @@ def test_recipients_honour_settings_quiet_hours_distance_and_favorites(conn, wor
     conn.execute("UPDATE flash_offers SET target_favorites_only = false WHERE id = %s", (offer,))
     conn.execute("INSERT INTO notification_settings (user_id, max_distance_miles) VALUES (%s, 0)", (near,))
     assert near not in _recipients(conn, offer)
+
+
+# Zones whose local midnight or daylight-saving change the boundary run's instants cross (New York falls
+# back at 06:00 UTC on 2026-11-01), and ones on the other side of the date line.
+QUIET_ZONES = ["UTC", "America/New_York", "America/Los_Angeles", "Europe/Lisbon", "Australia/Sydney", "Asia/Tokyo"]
+
+
+def _quiet_at(local: time, start: time, end: time) -> bool:
+    """Quiet hours as the product defines them: [start, end), wrapping midnight when start > end."""
+    return start <= local < end if start <= end else (local >= start or local < end)
+
+
+@pytest.mark.clock
+def test_quiet_hours_follow_each_users_local_clock_across_midnight_and_daylight_saving(conn, world):
+    """Quiet-hour windows around every zone's local time (inside, before, after, wrapping midnight, and the
+    hour New York repeats when it falls back) against Python's zoneinfo at the very instant
+    flash_offer_recipients ran. The boundary run puts that instant at UTC midnight and at the DST change."""
+    offer = world["offer"]
+    server_now = conn.execute("SELECT now()").fetchone()[0]
+    windows = {}
+    for zone in QUIET_ZONES:
+        local = server_now.astimezone(ZoneInfo(zone))
+        wall = datetime.combine(local.date(), local.time().replace(microsecond=0))
+        around = [(-30, 30), (-90, -30), (30, 90), (-1, 1), (1, 2), (-2, -1), (600, -600), (-600, 600)]
+        spans = [((wall + timedelta(minutes=a)).time(), (wall + timedelta(minutes=b)).time()) for a, b in around]
+        spans += [(time(23, 30), time(0, 30)), (time(1, 0), time(2, 0)), (time(1, 30), time(2, 30))]
+        for start, end in spans:
+            uid = conn.execute(
+                "INSERT INTO users (username, display_name, last_lat, last_lng, timezone)"
+                " VALUES (%s, 'q', 38.72, -9.14, %s) RETURNING id", (f"q{len(windows)}", zone)).fetchone()[0]
+            conn.execute("INSERT INTO notification_settings (user_id, quiet_hours_start, quiet_hours_end, timezone)"
+                         " VALUES (%s, %s, %s, %s)", (uid, start, end, zone))
+            windows[uid] = (zone, start, end)
+    # one statement: the now() the function reads is the one returned beside it
+    at, recipients = conn.execute("SELECT now(), array(SELECT flash_offer_recipients(%s))", (offer,)).fetchone()
+    expected = {uid for uid, (zone, start, end) in windows.items()
+                if not _quiet_at(at.astimezone(ZoneInfo(zone)).time(), start, end)}
+    assert set(recipients) & set(windows) == expected
+    assert 0 < len(expected) < len(windows)
 
 
 def test_refresh_venue_stats_populates_then_refreshes_concurrently(conn, world):

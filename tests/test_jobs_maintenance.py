@@ -10,11 +10,16 @@ import psycopg
 import pytest
 
 from tests import recount
+from tests.clock import within_one_utc_day
 from tests.jobs_data import FAR, NYC, check_in, job_runs, now, offer, running_offer, user, venue
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.ops import job_runs as jobsdb
 from venuepulse.queries.ops import maintenance
 from venuepulse.queries.pages import jobs_health
+
+# Every job acts on "now": claims and notifications past expiry, offers that have started, partitions for the
+# current period and the ones ahead, retention counted back from today.
+pytestmark = pytest.mark.clock
 
 
 @pytest.fixture
@@ -53,12 +58,24 @@ def _partitions(conn, table: str) -> set[str]:
         "SELECT partition_name FROM partition_inventory WHERE parent_table = %s AND NOT is_default", (table,))}
 
 
+def _month_partitions(conn, table: str, months: range) -> set[str]:
+    """Names of the partitions of the months ``months`` after the current one (by the server's clock)."""
+    return {r[0] for r in conn.execute(
+        """SELECT vp_partition_name(%s, 'month', (date_trunc('month', now() AT TIME ZONE 'UTC')
+                                                 + make_interval(months => m)) AT TIME ZONE 'UTC')
+           FROM unnest(%s::int[]) m""", (table, list(months)))}
+
+
 def test_partitions_are_made_ahead_per_policy(conn, db):
+    within_one_utc_day(10)  # "this month" is read by the job, then by the checks: not across a month's end
     conn.execute("UPDATE partition_policies SET ahead = 5 WHERE parent_table = 'check_ins'")
     before = _partitions(conn, "check_ins")
     out = maintenance.maintain_partitions(db, rollup=None)
     after = _partitions(conn, "check_ins")
-    assert len(after - before) == 2  # months 4 and 5 ahead are new
+    # the template holds this month and 3 ahead as of the day the session started (the month before, when
+    # it crossed a month's end): the job adds whatever of months 0 to 5 from now is missing
+    wanted = _month_partitions(conn, "check_ins", range(6))
+    assert after - before == wanted - before and _month_partitions(conn, "check_ins", range(4, 6)) <= after - before
     assert set(out.details["created"]) >= after - before
     status = {r["parent_table"]: r for r in jobs_health.partition_status(db)}
     assert status["check_ins"]["periods_ahead"] == 5

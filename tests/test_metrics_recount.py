@@ -233,6 +233,7 @@ def test_set_based_recomputation_repairs_corrupted_counters(conn):
     assert recount.stored_offer_counters(conn) == recount.offer_counters(s)
 
 
+@pytest.mark.clock  # rows 62 days back, partitions made from 70 days back to the server's now()
 @pytest.mark.parametrize("table", ["check_ins", "event_stream"])
 def test_partition_maintenance_moves_default_rows_without_touching_counters(conn, table):
     _setup(conn)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.clock import within_one_utc_day
 from tests.test_queries_overview import add_check_in, add_claim, add_offer, add_review, add_users, add_venue
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.pages import overview
@@ -34,7 +35,9 @@ def texts(at) -> str:
 @pytest.fixture
 def history(conn):
     """Today and the same hours a week ago both have activity, plus older days in the default range."""
-    now = datetime.now(UTC)
+    # "today" is read by this fixture, the page (its default dates, the database's KPIs) and the checks after
+    # it: one test must not straddle a UTC midnight (the boundary run starts some at 23:59:30)
+    now = within_one_utc_day(60)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     u = add_users(conn, 6)
     a, b = add_venue(conn, "Alpha"), add_venue(conn, "Bravo")
@@ -51,6 +54,7 @@ def history(conn):
     return {"day": day, "venues": (a, b)}
 
 
+@pytest.mark.clock
 def test_kpis_shown_equal_the_query_and_nothing_breaks(db_url, monkeypatch, history):
     at = app(db_url, monkeypatch)
     assert not at.exception
@@ -65,6 +69,7 @@ def test_kpis_shown_equal_the_query_and_nothing_breaks(db_url, monkeypatch, hist
     assert "Live counts as of" in texts(at)
 
 
+@pytest.mark.clock
 def test_trend_table_equals_the_query_and_the_range_goes_to_the_url(db_url, monkeypatch, history):
     at = app(db_url, monkeypatch)
     today = datetime.now(UTC).date()
@@ -83,6 +88,7 @@ def test_trend_table_equals_the_query_and_the_range_goes_to_the_url(db_url, monk
     assert len(at.get("download_button")) >= 3  # KPIs, trends, top venues
 
 
+@pytest.mark.clock
 def test_filters_from_the_url_are_applied_and_kept(db_url, monkeypatch, history):
     day = history["day"].date()
     params = {"from": (day - timedelta(days=1)).isoformat(), "to": day.isoformat(), "grain": "hour"}
@@ -133,6 +139,7 @@ def test_an_unreachable_database_gives_a_sentence_not_a_traceback(monkeypatch):
 
 
 
+@pytest.mark.clock
 def test_a_venue_owner_sees_kpis_of_their_own_venues_only(db_url, monkeypatch, history):
     from venuepulse.queries.access.roles import ensure_login_roles
 

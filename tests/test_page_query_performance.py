@@ -93,6 +93,7 @@ def test_empty_database_explains_where_timings_come_from(page_env):
     assert any("No execution took longer than 1,000 ms" in s.value for s in at.success)
 
 
+@pytest.mark.clock  # timings of the last 90 minutes in the page's default range ("today" and 6 days before)
 def test_percentiles_match_a_brute_force_recount(page_env, timings):
     at = run_page()
     table = _table_with(at, "p95_ms", "calls", "failed").set_index("query_name")
@@ -121,6 +122,7 @@ def test_query_filter_round_trips_through_the_url_and_narrows_the_numbers(page_e
         assert key in at.query_params
 
 
+@pytest.mark.clock  # yesterday and today by the clock: just after midnight the timings are yesterday's
 def test_trend_matches_the_queries_layer_for_the_chosen_bucket(page_env, timings):
     start = (timings - timedelta(days=1)).date()
     at = run_page({"query": "t.reg", "bucket": "1 hour", "from": start.isoformat(),
