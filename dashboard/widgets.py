@@ -147,6 +147,27 @@ def panel(title: str | None = None) -> Iterator[None]:
         st.warning(f"{title or 'This panel'} is not available: {exc}")
 
 
+def alerts_banner(ctx: Any, page: str) -> None:
+    """A warning at the top of ``page`` while alerts about it are firing (not for venue owners). Never fails
+    the page: when the alerts cannot be read, it shows nothing."""
+    if ctx.account.is_owner:
+        return
+    from venuepulse.queries.pages import alerts
+
+    try:
+        rows = alerts.firing_for_page(ctx.db, page)
+    except (QueryError, DatabaseUnavailable) as exc:
+        log.warning("alerts banner of %s not shown: %s", page, exc)
+        return
+    if not rows:
+        return
+    names = [f"**{r['rule_name']}**" + (f" ({(r['value'] or {}).get('venue_name') or r['subject']})"
+                                         if r["subject"] else "") for r in rows[:5]]
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    st.warning(f"{len(rows)} alert(s) firing here: {', '.join(names)}{more}. Details on the Alerts page.",
+               icon=":material/notifications_active:")
+
+
 def fmt_int(n: Any) -> str:
     return "–" if n is None else f"{int(n):,}"
 

@@ -12,6 +12,7 @@ import streamlit as st
 
 from venuepulse.dashboard.context import PageContext
 from venuepulse.dashboard.widgets import (
+    alerts_banner,
     download_csv,
     empty_state,
     fmt_int,
@@ -39,6 +40,7 @@ def _frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
 
 def render(ctx: PageContext) -> None:
     st.title("Jobs & health")
+    alerts_banner(ctx, "jobs_health")
     st.caption("Scheduled jobs, materialized-view freshness, partitions and counter drift. "
                f"The panels at the top refresh every {int(LIVE_REFRESH.total_seconds())} s.")
     _live(ctx)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from venuepulse.dashboard.context import PageContext
 from venuepulse.dashboard.widgets import (
+    alerts_banner,
     download_csv,
     empty_state,
     fmt_int,
@@ -57,6 +58,7 @@ def _offer_label(df: pd.DataFrame):
 def render(ctx: PageContext) -> None:
     owner = ctx.account.is_owner
     st.title("Offers" if not owner else "Your offers")
+    alerts_banner(ctx, "offers")
     st.caption("Flash offers with their live status and how they convert: targeted → viewed → clicked → "
                "claimed → redeemed.", help=FUNNEL_HELP)
 

@@ -13,6 +13,7 @@ import streamlit as st
 
 from venuepulse.dashboard.context import PageContext
 from venuepulse.dashboard.widgets import (
+    alerts_banner,
     download_csv,
     empty_state,
     fmt_int,
@@ -54,6 +55,7 @@ def _default_bucket(start, end) -> str:
 
 def render(ctx: PageContext) -> None:
     st.title("Query performance")
+    alerts_banner(ctx, "query_performance")
     st.caption("How long VenuePulse's named queries take, from the timings recorded in query_performance_log "
                "(exact percentiles), the hourly histograms kept after raw rows expire, and pg_stat_statements.")
 

@@ -18,6 +18,7 @@ import streamlit as st
 
 from venuepulse.dashboard.context import PageContext
 from venuepulse.dashboard.widgets import (
+    alerts_banner,
     download_csv,
     empty_state,
     fmt_int,
@@ -57,6 +58,7 @@ TABLE_COLUMNS: dict[str, Any] = {
 
 def render(ctx: PageContext) -> None:
     st.title("Venues")
+    alerts_banner(ctx, "venues")
     raw = st.query_params.get("venue")
     if raw is not None:
         try:

@@ -109,16 +109,17 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "rollups: per consumer, folded_at is NULL or < now − max_age",
          (Param("target", "choice", "venue_stats", choices=("venue_stats", "rollups")),
           Param("max_age", "duration", 900, minimum=60)),
-         ("jobs_health", "overview", "venues")),
+         ("jobs_health", "venues")),
     Kind("partitions_ahead",
          "per partitioned table: whole periods covered without a gap after the current one (at now) is below "
          "min_ahead (default: the table's partition_policies.ahead)",
          (Param("min_ahead", "int", None, minimum=0, maximum=120),),
          ("jobs_health",)),
     Kind("offer_conversion_drop",
-         "per venue with at least min_views distinct offer viewers in [now − window, now): distinct claimers ÷ "
-         "distinct viewers is below min_rate, or below below_usual × the same ratio over the usual period "
-         "before the window (when that period also had min_views viewers)",
+         "per venue with at least min_views distinct users viewing its offers (flash_offer_view events) in "
+         "[now − window, now): the distinct users who claimed one of its offers in that window ÷ those viewers is "
+         "below min_rate, or below below_usual × the same ratio over [now − window − usual, now − window) (when "
+         "that period also had min_views viewers)",
          (Param("window", "duration", 86400, minimum=3600), Param("usual", "duration", 28 * 86400, minimum=3600),
           Param("min_views", "int", 20, minimum=1),
           Param("min_rate", "number", None, minimum=0, maximum=1),
