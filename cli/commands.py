@@ -66,6 +66,7 @@ def cmd_db_url(args: argparse.Namespace) -> int:
 def cmd_db_status(args: argparse.Namespace) -> int:
     from venuepulse import embedded
     from venuepulse.config import data_dir
+    from venuepulse.queries.access import privileges
     from venuepulse.queries.core.connect import server_info
     from venuepulse.queries.schema.migrate import heads
 
@@ -102,7 +103,19 @@ def cmd_db_status(args: argparse.Namespace) -> int:
     say(f"revision:   {rev_text}")
     loaded = "loaded" if info["pg_stat_statements_loaded"] else "not loaded (add it to shared_preload_libraries)"
     say(f"pg_stat_statements: {loaded}")
+    say()
+    for line in privileges.lines(privilege_report(url)):
+        say(line)
     return 0
+
+
+def privilege_report(url: str) -> dict:
+    """The configured role's privilege checklist (queries/access/privileges.py)."""
+    from venuepulse.queries.access import privileges
+    from venuepulse.queries.core.runner import Database
+
+    with Database(url, record=False, max_size=1, application_name="venuepulse-cli") as db:
+        return privileges.checklist(db)
 
 
 def _embedded_only(args: argparse.Namespace, verb: str) -> None:
@@ -156,7 +169,16 @@ def step_migrate(url: str, to: str = "head") -> tuple[str | None, str | None]:
         say(f"migrate: already at {after or 'base'}")
     else:
         say(f"migrate: {before or 'base'} -> {after or 'base'}")
+        if after is not None:
+            # what the migrations skipped for want of a privilege (they go on without, with a notice)
+            for check in privilege_report(url)["checks"]:
+                if check["key"] in MIGRATE_NOTES and check["missing"]:
+                    say(f"migrate: note: {check['missing']}")
     return before, after
+
+
+# checklist lines a migration depends on but carries on without (0002's extension, 0004's grant)
+MIGRATE_NOTES = ("pgss_loaded", "pgss_installed", "readers_read_all_stats")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -102,6 +102,12 @@ def rollup_query_histograms(db: Database, ctx: JobContext) -> Outcome:
     return maintenance.rollup_query_histograms(db)
 
 
+@_spec("check_privileges", "interval:3600", 1800,
+       "what the jobs' database role may do (the checklist of venuepulse db status), kept for the Jobs & health page")
+def check_privileges(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.check_privileges(db)
+
+
 @_spec("probe_queries", "interval:60", 50,
        "the app's key read queries run once each, so latency history exists without live traffic")
 def probe_queries(db: Database, ctx: JobContext) -> Outcome:

@@ -37,7 +37,11 @@ def _short_tmpdir(prefix: str) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_server_url() -> str:
-    """Maintenance-database URL of the session's PostgreSQL server (superuser, may CREATE DATABASE)."""
+    """Maintenance-database URL of the session's PostgreSQL server.
+
+    Its role may CREATE DATABASE; it is a superuser (the embedded server) or, as on managed services, a
+    ``LOGIN CREATEROLE CREATEDB`` role that owns the databases it creates (tests marked ``superuser`` skip then).
+    """
     external = os.environ.get(TEST_URL_ENV)
     if external:
         url = normalize_url(external)
@@ -56,6 +60,29 @@ def pg_server_url() -> str:
         shutil.rmtree(ddir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def pg_role(pg_server_url: str) -> dict:
+    """The test URL's role: ``{"name", "superuser", "version"}`` (server_version_num)."""
+    with psycopg.connect(pg_server_url) as c:
+        name, superuser, version = c.execute(
+            "SELECT current_user, rolsuper, current_setting('server_version_num')::int "
+            "FROM pg_roles WHERE rolname = current_user").fetchone()
+    return {"name": name, "superuser": superuser, "version": version}
+
+
+@pytest.fixture(autouse=True)
+def _skip_unless_superuser(request):
+    """Tests marked ``superuser("why")`` skip, saying why, when the test URL's role is not a superuser."""
+    marker = request.node.get_closest_marker("superuser")
+    if marker is None:
+        return
+    role = request.getfixturevalue("pg_role")
+    if not role["superuser"]:
+        why = marker.args[0] if marker.args else "it needs superuser privileges"
+        pytest.skip(f"needs a superuser ({why}); the test database role {role['name']} is not one "
+                    "(docs/managed-postgresql.md lists the fallback)")
+
+
 def _admin(url: str) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True)
 
@@ -67,9 +94,42 @@ def create_database(server_url: str, name: str, template: str | None = None) -> 
     return with_database(server_url, name)
 
 
-def drop_database(server_url: str, name: str) -> None:
+def _close_pools_on(dbname: str) -> None:
+    """Close this process's VenuePulse pools on database ``dbname`` (the dashboard keeps its pools in
+    Streamlit's resource cache for the life of the process, AppTest's included)."""
+    import gc
+
+    from venuepulse.queries.core.runner import Database
+
+    for obj in gc.get_objects():
+        if isinstance(obj, Database) and urlsplit(obj.url).path == "/" + dbname:
+            obj.close()
+
+
+def drop_database(server_url: str, name: str, wait_s: float = 30.0) -> None:
+    """Drop ``name``, ending the sessions still in it.
+
+    A role that is not a superuser (nor in pg_signal_backend) may not end other roles' sessions, such as
+    the dashboard roles' pools: close this process's, and wait for backends that are still exiting.
+    """
+    import time
+
+    deadline = time.monotonic() + wait_s
+    closed = False
     with _admin(server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        while True:
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                if time.monotonic() > deadline:
+                    raise
+                if not closed:
+                    _close_pools_on(name)
+                    closed = True
+                time.sleep(0.1)
+
+
 
 
 @pytest.fixture(scope="session")

@@ -201,6 +201,7 @@ def test_snapshots_store_differences_joined_to_query_names(db, conn, pgss):
     assert conn.execute("SELECT stats_reset FROM pg_stat_statements_info").fetchone()[0] == reset_before
 
 
+@pytest.mark.superuser("drops the pg_stat_statements extension, which only its owner, a superuser, may")
 def test_a_database_without_the_extension_is_told_how_to_enable_it(db, conn, pgss):
     conn.execute("DROP EXTENSION pg_stat_statements")
     status = perf.stat_statements_status(db)

@@ -1,5 +1,5 @@
 """Jobs & health (engineers): each job's last run, duration trend and failures; venue_stats freshness;
-partitions made ahead; rows in default partitions; counter drift history."""
+partitions made ahead; rows in default partitions; counter drift history; what the jobs' database role may do."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ def render(ctx: PageContext) -> None:
     lo, hi = range_bounds(start, end)
     _history(ctx, lo, hi)
     _drift(ctx, lo, hi)
+    _privileges(ctx)
 
 
 # -- live panels -------------------------------------------------------------------------------------------
@@ -225,6 +226,35 @@ def _drift(ctx: PageContext, lo: datetime, hi: datetime) -> None:
             "repaired": "Repaired", "job_run_id": "Run"})
         st.caption(f"{fmt_int(daily['drifted'].sum())} drifted numbers in the range; the latest 500 are listed.")
         download_csv(shown, "counter_drift.csv", key="csv_counter_drift")
+
+
+def _privileges(ctx: PageContext) -> None:
+    with panel("Database role privileges"):
+        info = jobs.role_privileges(ctx.db)
+        viewer = info["viewer"]
+        sees = ("sees every role's sessions and statements (pg_read_all_stats)" if viewer["reads_all_stats"] else
+                "sees only its own statements in pg_stat_statements and pg_stat_activity (no pg_read_all_stats)")
+        report = info["checklist"]
+        if not report:
+            empty_state("The check_privileges job has not recorded the jobs' role yet.",
+                        "Run `venuepulse jobs --once check_privileges`, or `venuepulse db status` for the same "
+                        f"checklist in a terminal. This page connects as {viewer['role']}, which {sees}.")
+            return
+        st.caption(f"What the jobs' and migrations' role **{report['role']}** may do on {report['database']}, "
+                   f"as the check_privileges job recorded it (hourly; `venuepulse db status` prints the same). "
+                   f"This page itself connects as {viewer['role']}, a read-only role, which {sees}.")
+        freshness(info["checked_at"], "Privilege check")
+        rows = _frame(report["checks"])
+        needed = rows[rows["ok"].map(lambda ok: ok is False) & rows["needed"]]
+        for _, r in needed.iterrows():
+            st.error(f"**{r['label']}** is missing, which VenuePulse needs: {r['missing']}.")
+        rows["status"] = rows["ok"].map(lambda ok: "n/a" if ok is None else "yes" if ok else "no")
+        shown = rows[["label", "status", "gates", "missing"]]
+        st.dataframe(shown, hide_index=True, column_config={
+            "label": "Privilege or library", "status": "Has it",
+            "gates": st.column_config.TextColumn("What it gates", width="large"),
+            "missing": st.column_config.TextColumn("When missing", width="large")})
+        download_csv(shown, "role_privileges.csv", key="csv_role_privileges")
 
 
 def _json(value: Any) -> str:

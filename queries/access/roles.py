@@ -72,28 +72,59 @@ def _save_passwords(path: Path, passwords: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
-def _ensure_role(conn: psycopg.Connection, login: str, group: str, password: str) -> None:
+def _ensure_role(conn: psycopg.Connection, login: str, group: str, password: str, *, me: str,
+                 superuser: bool) -> None:
+    """Create or update one login role (as role ``me``), issuing only the changes it needs.
+
+    PostgreSQL 16+ refuses ``ALTER ROLE ... NOSUPERUSER`` (or ``NOBYPASSRLS``) from a non-superuser even
+    when nothing would change, and managed services' admin roles are not superusers: attributes and
+    memberships are read first and only what differs is changed.
+    """
     verifier = conn.pgconn.encrypt_password(password.encode(), login.encode(), b"scram-sha-256").decode()
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
-    if not exists:
+    ident = sql.Identifier(login)
+    found = conn.execute("SELECT rolsuper, rolbypassrls, rolcanlogin, rolinherit, "
+                         "'default_transaction_read_only=on' = ANY (coalesce(rolconfig, '{}')) AS read_only "
+                         "FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
+    if found is None:
         try:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                                 "NOBYPASSRLS INHERIT").format(sql.Identifier(login)))
+                                 "NOBYPASSRLS INHERIT").format(ident))
         except psycopg.errors.DuplicateObject:
-            pass  # created by another process meanwhile
-    conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN NOSUPERUSER NOBYPASSRLS INHERIT PASSWORD {}").format(
-        sql.Identifier(login), sql.Literal(verifier)))
-    if group not in ("venuepulse_signin", "venuepulse_recorder"):  # these two write, narrowly
-        # Belt and braces: the grants already allow only reads; this makes every transaction read-only.
-        conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(login)))
-    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login)))
-    # A login role belongs to its one group only (an owner role that could also read as a reader
-    # would get around row-level security through the materialized view).
-    others = [g for _, g in LOGIN_ROLES.values() if g != group]
-    for other in others:
-        member = conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (login, other)).fetchone()[0]
-        if member:
-            conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(other), sql.Identifier(login)))
+            pass  # created by another process meanwhile (that process sets its attributes the same way)
+        found = (False, False, True, True, False)
+    is_super, bypasses, can_login, inherits, read_only = found
+    if (is_super or bypasses) and not superuser:
+        raise ConfigError(f"the dashboard role {login} is a superuser or bypasses row-level security, which only "
+                          f"a superuser may undo: run ALTER ROLE {login} NOSUPERUSER NOBYPASSRLS as one")
+    changes = (["NOSUPERUSER"] * bool(is_super) + ["NOBYPASSRLS"] * bool(bypasses)
+               + ["LOGIN"] * (not can_login) + ["INHERIT"] * (not inherits))
+    try:
+        conn.execute(sql.SQL("ALTER ROLE {} WITH " + " ".join(changes) + " PASSWORD {}").format(
+            ident, sql.Literal(verifier)))
+        if group not in ("venuepulse_signin", "venuepulse_recorder") and not read_only:  # these two write, narrowly
+            # Belt and braces: the grants already allow only reads; this makes every transaction read-only.
+            conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(ident))
+        if not _direct_member(conn, login, group):
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), ident))
+        # A login role belongs to its one group only (an owner role that could also read as a reader
+        # would get around row-level security through the materialized view).
+        for other in (g for _, g in LOGIN_ROLES.values() if g != group):
+            member = conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (login, other)).fetchone()[0]
+            if member:
+                conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(other), ident))
+    except psycopg.errors.InsufficientPrivilege as exc:
+        # PostgreSQL 16+: a CREATEROLE role manages only roles it has ADMIN OPTION on (it gets that on the
+        # roles it creates); roles made earlier by a superuser need it granted.
+        raise ConfigError(
+            f"role {me} may not manage the dashboard role {login} or its group {group} "
+            f"({exc.diag.message_primary}): as a superuser run GRANT {login}, {group} TO {me} WITH ADMIN OPTION"
+        ) from None
+
+
+def _direct_member(conn: psycopg.Connection, login: str, group: str) -> bool:
+    return bool(conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+        "JOIN pg_roles l ON l.oid = m.member WHERE g.rolname = %s AND l.rolname = %s)", (group, login)).fetchone()[0])
 
 
 def ensure_login_roles(admin_url: str, *, passwords_file: Path | str | None = None) -> dict[str, str]:
@@ -112,10 +143,11 @@ def ensure_login_roles(admin_url: str, *, passwords_file: Path | str | None = No
             raise ConfigError(
                 f"role {missing[0]} does not exist: run 'venuepulse migrate' before creating the dashboard roles"
             )
+        me, superuser = conn.execute("SELECT rolname, rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
         try:
             with conn.transaction():
                 for login, group in LOGIN_ROLES.values():
-                    _ensure_role(conn, login, group, passwords[login])
+                    _ensure_role(conn, login, group, passwords[login], me=me, superuser=superuser)
                 # Migration 0004 does this too, but database-level privileges are not copied by
                 # CREATE DATABASE ... TEMPLATE or a plain pg_dump: no temporary tables for the readers.
                 conn.execute("DO $$ BEGIN "

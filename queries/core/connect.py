@@ -51,7 +51,8 @@ def server_info(url: str) -> dict[str, Any]:
         "host": host,
         "port": port,
         "alembic_revision": revision,
-        "shared_preload_libraries": [p.strip() for p in preload.split(",") if p.strip()],
-        "pg_stat_statements_loaded": "pg_stat_statements" in preload,
+        # None when the role may not read it (pg_read_all_settings)
+        "shared_preload_libraries": None if preload is None else [p.strip() for p in preload.split(",") if p.strip()],
+        "pg_stat_statements_loaded": bool(server["pgss_loaded"]),
         "pg_stat_statements_installed": bool(server["pgss_installed"]),
     }

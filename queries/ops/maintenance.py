@@ -341,6 +341,21 @@ def snapshot_stat_statements(db: Database) -> Outcome:
     return Outcome(int(n or 0), f"{n} pg_stat_statements rows snapshotted", {"rows": n})
 
 
+# -- the jobs' role ------------------------------------------------------------------------------------
+
+
+def check_privileges(db: Database) -> Outcome:
+    """The jobs' role's privilege checklist, kept in the run's details for the Jobs & health page (whose
+    read-only role cannot examine the jobs' role itself)."""
+    from venuepulse.queries.access import privileges
+
+    report = privileges.checklist(db)
+    missing = [c["label"] for c in privileges.missing_needed(report) + privileges.degraded(report)]
+    summary = (f"role {report['role']}: {sum(1 for c in report['checks'] if c['ok'])} of "
+               f"{len(report['checks'])} available" + (f"; missing: {', '.join(missing)}" if missing else ""))
+    return Outcome(len(report["checks"]), summary, {"privileges": report})
+
+
 def rollup_query_histograms(db: Database) -> Outcome:
     n = performance.rollup_histograms(db)
     return Outcome(int(n or 0), f"{n} hourly histogram rows rolled up", {"rows": n})

@@ -1,4 +1,5 @@
-"""Reads behind the "Jobs & health" page: job runs, failures, view freshness, partitions, counter drift."""
+"""Reads behind the "Jobs & health" page: job runs, failures, view freshness, partitions, counter drift, and
+what the jobs' database role may do."""
 
 from __future__ import annotations
 
@@ -75,3 +76,20 @@ def view_freshness(db: Database) -> dict[str, Any]:
             out["age_seconds"] = float(out["age_seconds"])
     return out
 
+
+
+def role_privileges(db: Database) -> dict[str, Any]:
+    """The jobs' role's privilege checklist as the ``check_privileges`` job last recorded it, and what the
+    connected (dashboard) role itself may see.
+
+    ``{"checklist": {...} | None, "checked_at": datetime | None, "viewer": {"role", "reads_all_stats"}}``;
+    the checklist is None until the job has run (the dashboard's read-only role cannot examine another role).
+    """
+    from venuepulse.queries.access import privileges
+
+    recorded = db.one("privileges.recorded", cache=False)
+    me = privileges.role_facts(db)
+    return {"checklist": recorded["checklist"] if recorded else None,
+            "checked_at": recorded["checked_at"] if recorded else None,
+            "viewer": {"role": me.get("role_name"),
+                       "reads_all_stats": bool(me.get("pg_read_all_stats") or me.get("pg_monitor"))}}

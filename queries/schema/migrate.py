@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -91,8 +92,13 @@ def migrate(url: str, to: str = "head") -> tuple[str | None, str | None]:
             downgrade(url, target)
         else:
             upgrade(url, target)
-    except DBAPIError as exc:
-        raise QueryError(f"migrate {before or 'base'} -> {to}", exc.orig or exc) from exc
+    except (DBAPIError, psycopg.Error) as exc:  # the SQL files run on the raw driver connection
+        orig = getattr(exc, "orig", None) or exc
+        error = QueryError(f"migrate {before or 'base'} -> {to}", orig)
+        if isinstance(orig, psycopg.errors.InsufficientPrivilege):
+            raise ConfigError(f"{error}: the database role lacks a privilege ('venuepulse db status' lists what "
+                              "it can and cannot do; docs/managed-postgresql.md gives the grants)") from exc
+        raise error from exc
     except (CommandError, FileNotFoundError) as exc:
         raise ConfigError(f"migration {before or 'base'} -> {to} failed: {exc}") from exc
     return before, current(url)

@@ -6,7 +6,11 @@ SELECT 1 AS ok
 -- name: health.server_info --
 -- timeout: 5s
 SELECT version() AS version, current_setting('server_version_num')::integer AS server_version_num,
-       current_database() AS database, current_setting('shared_preload_libraries') AS preload,
+       current_database() AS database,
+       -- NULL without pg_read_all_settings (a managed service's admin role); the library's own settings
+       -- show whether it is loaded to any role (queries/sql/privileges.sql)
+       (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload,
+       EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pg_stat_statements.max') AS pgss_loaded,
        to_regclass('alembic_version') IS NOT NULL AS migrated,
        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS pgss_installed
 

@@ -1301,13 +1301,15 @@ EXCEPTION WHEN invalid_text_representation THEN
 END;
 $$;
 
--- Connections of a role that is a member of `venuepulse_owner` (venue owners' dashboard role) are
+-- Connections of a role that has the privileges of `venuepulse_owner` (venue owners' dashboard role) are
 -- scoped; superusers and the other roles are not.  The role itself is created by the access-control
--- revision; until it exists nobody is scoped.
+-- revision; until it exists nobody is scoped.  'USAGE', not 'MEMBER': on PostgreSQL 16+ a non-superuser
+-- CREATEROLE admin (a managed service's) is a member of the roles it creates, with ADMIN OPTION but
+-- without their privileges, and must not be scoped.
 CREATE FUNCTION vp_is_scoped_role() RETURNS boolean
 LANGUAGE sql STABLE AS $$
   SELECT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = 'venuepulse_owner'
-                   AND pg_has_role(current_user, r.oid, 'MEMBER'))
+                   AND pg_has_role(current_user, r.oid, 'USAGE'))
      AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
 $$;
 

@@ -176,14 +176,16 @@ $$;
 -- The extension, only where the server preloads its library (otherwise CREATE EXTENSION succeeds but
 -- every read fails).  A role that may not create it, or a server without contrib, skips with a notice;
 -- `venuepulse db status` and the Query performance page then say how to enable it.
+-- Reading shared_preload_libraries needs pg_read_all_settings, which a managed service's admin role often
+-- lacks: the library defines its settings only when preloaded, and anyone may see them in pg_settings
+-- (unlike current_setting(), pg_settings never lists a placeholder set in postgresql.conf).
 DO $$
 BEGIN
-  IF 'pg_stat_statements' = ANY (string_to_array(
-         replace(replace(current_setting('shared_preload_libraries'), ' ', ''), '"', ''), ',')) THEN
+  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pg_stat_statements.max') THEN
     BEGIN
       CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
     EXCEPTION WHEN insufficient_privilege OR undefined_file OR feature_not_supported THEN
-      RAISE NOTICE 'pg_stat_statements not installed (%): run CREATE EXTENSION pg_stat_statements as a superuser', SQLERRM;
+      RAISE NOTICE 'pg_stat_statements not installed (%): run CREATE EXTENSION pg_stat_statements as a superuser (a managed service''s console lists it under extensions)', SQLERRM;
     END;
   ELSE
     RAISE NOTICE 'pg_stat_statements is not in shared_preload_libraries; query statistics stay off';
