@@ -19,6 +19,12 @@ from typing import Any
 from venuepulse.queries.core.runner import Database
 
 PARAMETER_CONSOLE = "RDS: the DB parameter group; Cloud SQL: database flags; Azure: server parameters"
+# how to turn pg_stat_statements on, shared with the Query performance page
+PGSS_LOAD_HOW = ("add it to shared_preload_libraries and restart "
+                 f"({PARAMETER_CONSOLE}; Supabase loads it already; a server of your own: ALTER SYSTEM SET "
+                 "shared_preload_libraries = 'pg_stat_statements', keeping any libraries already listed)")
+PGSS_CREATE_HOW = ("CREATE EXTENSION pg_stat_statements, which only a superuser or the provider's admin role may "
+                   "run (RDS: the master user; Supabase: Database → Extensions; Cloud SQL: cloudsqlsuperuser)")
 
 
 @dataclass(frozen=True)
@@ -80,13 +86,11 @@ def checks(facts: Mapping[str, Any]) -> list[Check]:
          "it WITH ADMIN OPTION (on PostgreSQL 15 any CREATEROLE role may)"),
         ("pgss_loaded", "pg_stat_statements loaded", bool(facts.get("pgss_loaded")),
          "the Query performance page's pg_stat_statements panel and the snapshot_stat_statements job", False,
-         "pg_stat_statements is not loaded: add it to shared_preload_libraries and restart "
-         f"({PARAMETER_CONSOLE}; Supabase loads it already)"),
+         f"pg_stat_statements is not loaded: {PGSS_LOAD_HOW}"),
         ("pgss_installed", "pg_stat_statements installed in this database", bool(facts.get("pgss_installed")),
          "the Query performance page's pg_stat_statements panel and the snapshot_stat_statements job", False,
-         ("pg_stat_statements is not installed in this database and only a superuser or the provider's admin "
-          "role may CREATE EXTENSION pg_stat_statements (RDS: run it as the master user; Supabase: Database → "
-          "Extensions; Cloud SQL: as cloudsqlsuperuser)") if facts.get("pgss_available", True) else
+         f"pg_stat_statements is not installed in this database: run {PGSS_CREATE_HOW}"
+         if facts.get("pgss_available", True) else
          ("pg_stat_statements is not available on this server: install PostgreSQL's contrib modules "
           "(e.g. the postgresql-contrib package); managed services ship it")),
         ("auto_explain_loaded", "auto_explain loaded", bool(facts.get("auto_explain_loaded")),

@@ -19,6 +19,7 @@ from typing import Any
 
 from venuepulse.durations import parse_duration
 from venuepulse.errors import QueryError
+from venuepulse.queries.access.privileges import PGSS_CREATE_HOW, PGSS_LOAD_HOW
 from venuepulse.queries.core.runner import Database
 
 # Histogram buckets (must match vp_perf_bucket in migration 0002): bucket b covers
@@ -214,18 +215,15 @@ def histogram_percentiles(db: Database, start: datetime, end: datetime,
 
 # --- pg_stat_statements ---------------------------------------------------------------------------------
 
-_ENABLE_HOW = (
-    "add it to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', "
-    "keeping any libraries already listed; on RDS, Cloud SQL or Supabase set it in the instance's parameters), "
-    "restart PostgreSQL, then run 'venuepulse migrate' as a superuser or CREATE EXTENSION pg_stat_statements"
-)
+_ENABLE_HOW = f"{PGSS_LOAD_HOW}, then run {PGSS_CREATE_HOW}"
 
 
 def stat_statements_status(db: Database) -> dict[str, Any]:
     """``{"available": bool, "message": str, ...details}``; the message says how to enable it when it is off."""
     state = db.one("performance.stat_statements_state") or {}
     preload = state.get("preload")
-    preloaded = None if preload is None else "pg_stat_statements" in re.split(r"[\s,\"]+", preload)
+    preloaded = state.get("loaded") or (None if preload is None else
+                                        "pg_stat_statements" in re.split(r"[\s,\"]+", preload))
     info = {"installed": state.get("installed", False), "preloaded": preloaded,
             "snapshots_ready": state.get("snapshots_ready", False),
             "reads_all_stats": state.get("reads_all_stats", False)}
@@ -235,7 +233,7 @@ def stat_statements_status(db: Database) -> dict[str, Any]:
                 "PostgreSQL's contrib modules (e.g. the postgresql-contrib package), then " + _ENABLE_HOW}
     if not state.get("installed"):
         if preloaded:
-            how = "run CREATE EXTENSION pg_stat_statements in this database as a superuser (or 'venuepulse migrate' with a superuser URL)"
+            how = f"it is loaded; in this database run {PGSS_CREATE_HOW}"
         else:
             how = _ENABLE_HOW
         return {**info, "available": False, "message": f"pg_stat_statements is not enabled — here is how: {how}"}

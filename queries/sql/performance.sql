@@ -233,6 +233,8 @@ ORDER BY h.total_ms DESC, h.query_name
 SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS installed,
        EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements') AS available,
        (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload,
+       -- any role sees the library's settings once it is loaded (preload is NULL without pg_read_all_settings)
+       EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pg_stat_statements.max') AS loaded,
        to_regproc('vp_snapshot_stat_statements') IS NOT NULL AS snapshots_ready,
        pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS reads_all_stats,
        current_setting('server_version_num')::integer AS server_version_num
