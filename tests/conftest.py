@@ -9,25 +9,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
+from tests.fixtures.databases import new_database, template_database
 from venuepulse import embedded
 from venuepulse.config import normalize_url
 
 TEST_URL_ENV = "VENUEPULSE_TEST_DATABASE_URL"
 # Fixed instants, the `clock` marker and the boundary run's checks (docs/testing.md, "Time and the test suite").
 pytest_plugins = ("tests.clock",)
-
-
-def with_database(url: str, dbname: str) -> str:
-    """``url`` pointing at database ``dbname`` on the same server (query parameters such as host kept)."""
-    parts = urlsplit(normalize_url(url))
-    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
 
 
 def _short_tmpdir(prefix: str) -> Path:
@@ -83,94 +76,43 @@ def _skip_unless_superuser(request):
                     "(docs/managed-postgresql.md lists the fallback)")
 
 
-def _admin(url: str) -> psycopg.Connection:
-    return psycopg.connect(url, autocommit=True)
-
-
-def create_database(server_url: str, name: str, template: str | None = None) -> str:
-    tmpl = f' TEMPLATE "{template}"' if template else ""
-    with _admin(server_url) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"{tmpl}')
-    return with_database(server_url, name)
-
-
-def _close_pools_on(dbname: str) -> None:
-    """Close this process's VenuePulse pools on database ``dbname`` (the dashboard keeps its pools in
-    Streamlit's resource cache for the life of the process, AppTest's included)."""
-    import gc
-
-    from venuepulse.queries.core.runner import Database
-
-    for obj in gc.get_objects():
-        if isinstance(obj, Database) and urlsplit(obj.url).path == "/" + dbname:
-            obj.close()
-
-
-def drop_database(server_url: str, name: str, wait_s: float = 30.0) -> None:
-    """Drop ``name``, ending the sessions still in it.
-
-    A role that is not a superuser (nor in pg_signal_backend) may not end other roles' sessions, such as
-    the dashboard roles' pools: close this process's, and wait for backends that are still exiting.
-    """
-    import time
-
-    deadline = time.monotonic() + wait_s
-    closed = False
-    with _admin(server_url) as conn:
-        while True:
-            try:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                return
-            except psycopg.errors.InsufficientPrivilege:
-                if time.monotonic() > deadline:
-                    raise
-                if not closed:
-                    _close_pools_on(name)
-                    closed = True
-                time.sleep(0.1)
-
-
-
-
 @pytest.fixture(scope="session")
 def template_db(pg_server_url: str) -> str:
     """Name of a database migrated to head once per session; tests copy it."""
     from venuepulse.queries.schema.migrate import upgrade
 
-    name = f"vp_template_{uuid.uuid4().hex[:10]}"
-    url = create_database(pg_server_url, name)
-    try:
-        upgrade(url, "head")
-        with _admin(pg_server_url) as conn:  # no one may stay connected to a template
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
+    with template_database(pg_server_url, "vp_template_", lambda url: upgrade(url, "head")) as name:
         yield name
-    finally:
-        drop_database(pg_server_url, name)
 
 
 @pytest.fixture
 def db_url(pg_server_url: str, template_db: str) -> str:
     """URL of a fresh database copied from the migrated template; dropped after the test."""
-    name = f"vp_t_{uuid.uuid4().hex[:12]}"
-    url = create_database(pg_server_url, name, template=template_db)
-    try:
+    with new_database(pg_server_url, "vp_t_", template_db) as (_, url):
         yield url
-    finally:
-        drop_database(pg_server_url, name)
 
 
 @pytest.fixture
 def empty_db_url(pg_server_url: str) -> str:
     """URL of a fresh, never-migrated database; dropped after the test."""
-    name = f"vp_e_{uuid.uuid4().hex[:12]}"
-    url = create_database(pg_server_url, name)
-    try:
+    with new_database(pg_server_url, "vp_e_") as (_, url):
         yield url
-    finally:
-        drop_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def legacy_template(pg_server_url: str) -> str:
+    """Name of a database holding the tiny legacy app database (L0), seeded once per session."""
+    from venuepulse.jobs.legacy_seed import seed_legacy
+
+    with template_database(pg_server_url, "vp_legacy_tmpl_", lambda url: seed_legacy(url, "tiny", seed=7)) as name:
+        yield name
+
+
+@pytest.fixture
+def legacy_url(pg_server_url: str, legacy_template: str) -> str:
+    """A fresh copy of the seeded legacy database (at L0); dropped after the test."""
+    with new_database(pg_server_url, "vp_l_", legacy_template) as (_, url):
+        yield url
 
 
 @pytest.fixture
@@ -192,11 +134,13 @@ def run_cli(tmp_path: Path):
     """Run ``venuepulse ARGS`` in a subprocess with a clean VENUEPULSE_* environment.
 
     Defaults: cwd is an empty temp dir (no secrets.toml), VENUEPULSE_DATA_DIR a temp dir (never the
-    user's). Pass ``env={...}`` to add variables. Returns the CompletedProcess (text mode).
+    user's). Pass ``env={...}`` to add variables, ``input=`` for its stdin. Returns the CompletedProcess
+    (text mode).
     """
     import subprocess
 
-    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300):
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300,
+            input: str | None = None):
         full = {k: v for k, v in os.environ.items() if not k.startswith("VENUEPULSE_")}
         full["VENUEPULSE_DATA_DIR"] = str(tmp_path / "data")
         full.update(env or {})
@@ -204,9 +148,26 @@ def run_cli(tmp_path: Path):
             [*_cli_command(), *args],
             cwd=str(cwd or tmp_path),
             env=full,
+            input=input,
             capture_output=True,
             text=True,
             timeout=timeout,
         )
 
     return run
+
+
+@pytest.fixture
+def db(db_url: str):
+    """A Database on the test's fresh database, not recording timings."""
+    from venuepulse.queries.core.runner import Database
+
+    with Database(db_url, record=False) as d:
+        yield d
+
+
+@pytest.fixture
+def page_env(db_url: str, monkeypatch) -> str:
+    """Dashboard pages run in the test (tests/fixtures/pages.py) read the test's database."""
+    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", db_url)
+    return db_url

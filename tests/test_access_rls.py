@@ -9,7 +9,7 @@ import uuid
 import psycopg
 import pytest
 
-from tests.test_access_world import VENUE_KEYED, build_world
+from tests.fixtures.access_world import VENUE_KEYED, build_world
 from venuepulse.dashboard.context import Account, ScopedDatabase
 from venuepulse.errors import QueryError
 from venuepulse.queries.access.roles import ensure_login_roles

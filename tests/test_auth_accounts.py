@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.test_access_world import build_world
+from tests.fixtures.access_world import build_world
 from venuepulse.queries.access import accounts
 from venuepulse.queries.access.roles import ensure_login_roles
 from venuepulse.queries.core.runner import Database
@@ -213,17 +213,7 @@ def test_cli_users_add_list_set_password_remove(run_cli, db_url, admin, signin):
     env = {"VENUEPULSE_DATABASE_URL": db_url}
 
     def cli(*args, stdin=None):
-        import subprocess
-
-        from tests.conftest import _cli_command  # the same command run_cli uses
-
-        if stdin is None:
-            return run_cli(*args, env=env)
-        import os
-
-        full = {k: v for k, v in os.environ.items() if not k.startswith("VENUEPULSE_")} | env
-        return subprocess.run([*_cli_command(), *args], input=stdin, env=full, capture_output=True, text=True,
-                              timeout=120)
+        return run_cli(*args, env=env, input=stdin)
 
     added = cli("users", "add", "kim", "--role", "engineer", "--display-name", "Kim K", "--password-stdin",
                 stdin=PASSWORD + "\n")

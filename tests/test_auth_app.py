@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from tests.test_access_world import build_world
+from tests.fixtures.access_world import build_world
 from venuepulse.dashboard.views import PAGES, pages_for
 from venuepulse.queries.access import accounts
 from venuepulse.queries.access.roles import ensure_login_roles

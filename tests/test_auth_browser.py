@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from tests.browser_support import chromium, start_app, stop_app, wait_for_streamlit  # noqa: F401
-from tests.conftest import create_database, drop_database
-from tests.test_access_world import build_world
+from tests.fixtures.access_world import build_world
+from tests.fixtures.browser import chromium, start_app, stop_app, wait_for_streamlit  # noqa: F401
+from tests.fixtures.databases import create_database, drop_database
 from venuepulse.dashboard.views import PAGES, pages_for
 from venuepulse.queries.access import accounts
 from venuepulse.queries.access.roles import ensure_login_roles

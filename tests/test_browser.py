@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.browser_support import (  # noqa: F401  (fixtures)
+from tests.fixtures.browser import (  # noqa: F401  (fixtures)
     EXCEPTION,
     SCRIPT_DONE,
     SEED_SCALE,

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
-from tests import recount
+from tests.fixtures import recount
 
 
 def _users(conn, n: int, prefix: str) -> list:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.jobs_data import job_runs, user, venue
+from tests.fixtures.jobs_data import job_runs, user, venue
 from venuepulse.jobs.definitions import JOBS
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.jobs_data import job_runs, running_offer, user, venue
+from tests.fixtures.jobs_data import job_runs, running_offer, user, venue
 from venuepulse import embedded
 from venuepulse.jobs.definitions import JOBS
 from venuepulse.queries.schema.migrate import upgrade

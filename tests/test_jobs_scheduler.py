@@ -12,7 +12,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from tests.jobs_data import job_runs, now, running_offer, user, venue
+from tests.fixtures.jobs_data import job_runs, now, running_offer, user, venue
 from venuepulse.errors import ConfigError
 from venuepulse.jobs import scheduler
 from venuepulse.jobs.definitions import JOBS, JobSpec

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import recount
+from tests.fixtures import recount
 
 USERS = [uuid.UUID(int=i + 1) for i in range(4)]
 VENUES = [uuid.UUID(int=0xA0 + i) for i in range(3)]

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.fixtures import pages
+from tests.fixtures.pages import metric, param, table_with
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.pages import engagement
 
@@ -20,34 +22,8 @@ VENUES = [uuid.UUID(int=0xD00 + i) for i in range(3)]
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def script(role: str = "pm") -> str:
-    return f"""
-from venuepulse.dashboard.shell import render_page
-from venuepulse.dashboard.context import Account
-render_page("engagement", Account("someone", {role!r}))
-"""
-
-
 def run_page(params: dict[str, str] | None = None, role: str = "pm") -> AppTest:
-    at = AppTest.from_string(script(role), default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def _param(at: AppTest, name: str) -> str | None:
-    value = at.query_params.get(name)
-    return value[0] if isinstance(value, list) else value
-
-
-def _metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
-
-
-def _table(at: AppTest, column: str):
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+    return pages.run_page("engagement", params, role=role)
 
 
 def _all_text(at: AppTest) -> str:
@@ -55,12 +31,6 @@ def _all_text(at: AppTest) -> str:
              for e in getattr(at, kind)]
     parts += [d.value.to_csv() for d in at.dataframe]
     return "\n".join(parts)
-
-
-@pytest.fixture
-def page_env(db_url, monkeypatch):
-    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", db_url)
-    return db_url
 
 
 @pytest.fixture
@@ -108,21 +78,21 @@ def test_page_shows_distributions_leaders_and_notifications_from_the_queries(pag
         venues = engagement.venue_summary(db)
         pairs = engagement.pair_summary(db)
     # venue scores: Alpha 8, Beta 9, Gamma 3 + 3 (bob's favorite) = 6
-    assert _metric(at, "Venues") == "3" == str(venues["venues"])
-    assert _metric(at, "Median venue score") == "8" and _metric(at, "Highest") == "9"
+    assert metric(at, "Venues") == "3" == str(venues["venues"])
+    assert metric(at, "Median venue score") == "8" and metric(at, "Highest") == "9"
     # pair scores: alice 50, bob 30 at Alpha and 100 at Gamma, carol 90, dave 10, eve 20
-    assert _metric(at, "User-venue pairs") == "6" == str(pairs["pairs"])
-    assert _metric(at, "Median pair score") == str(round(pairs["p50"])) == "40"
+    assert metric(at, "User-venue pairs") == "6" == str(pairs["pairs"])
+    assert metric(at, "Median pair score") == str(round(pairs["p50"])) == "40"
 
-    top = _table(at, "engagement_score")
+    top = table_with(at, "engagement_score")
     assert list(top["username"]) == ["bob", "alice", "bob", "dave"]
     assert list(top["rank"]) == [1, 3, 4, 6]
     assert "…and 2 private users (2 of the top 20 pairs, not listed)." in _all_text(at)
 
-    ch = _table(at, "delivery_rate").set_index(["category", "channel"])
+    ch = table_with(at, "delivery_rate").set_index(["category", "channel"])
     assert ch.loc[("flash_offer", "push"), ["sent", "delivered", "read", "clicked"]].tolist() == [3, 2, 1, 1]
     assert ch.loc[("friend_request", "in_app"), "read"] == 1
-    cats = _table(at, "minutes_to_read_p50").set_index("category")
+    cats = table_with(at, "minutes_to_read_p50").set_index("category")
     assert cats.loc["flash_offer", "notifications"] == 3
     assert len(at.get("download_button")) == 6  # every table and histogram shown has its CSV
 
@@ -135,17 +105,17 @@ def test_private_users_are_never_named_anywhere_on_the_page(page_env, data):
 
 def test_filters_round_trip_through_the_url(page_env, data):
     at = run_page({"category": "cafe", "top": "5", "ncat": "flash_offer", "channel": "push"})
-    assert (_param(at, "category"), _param(at, "top"), _param(at, "ncat"), _param(at, "channel")) == \
+    assert (param(at, "category"), param(at, "top"), param(at, "ncat"), param(at, "channel")) == \
         ("cafe", "5", "flash_offer", "push")
-    assert _metric(at, "Venues") == "1" and _metric(at, "User-venue pairs") == "3"
-    assert list(_table(at, "engagement_score")["username"]) == ["bob", "dave"]
-    assert set(_table(at, "delivery_rate")["category"]) == {"flash_offer"}
+    assert metric(at, "Venues") == "1" and metric(at, "User-venue pairs") == "3"
+    assert list(table_with(at, "engagement_score")["username"]) == ["bob", "dave"]
+    assert set(table_with(at, "delivery_rate")["category"]) == {"flash_offer"}
 
     at.selectbox(key="url_category").set_value("bar").run()
-    assert _param(at, "category") == "bar"
-    assert _metric(at, "Venues") == "2"
+    assert param(at, "category") == "bar"
+    assert metric(at, "Venues") == "2"
     at.number_input(key="url_top").set_value(10).run()
-    assert _param(at, "top") == "10"
+    assert param(at, "top") == "10"
 
 
 def test_bad_url_values_fall_back_with_a_warning(page_env, data):
@@ -153,8 +123,8 @@ def test_bad_url_values_fall_back_with_a_warning(page_env, data):
     warnings = "\n".join(str(w.value) for w in at.warning)
     assert "category=zoo" in warnings and "top=many" in warnings and "channel=pigeon" in warnings
     assert "to=2020-13-45" in warnings
-    assert _param(at, "category") == "all" and _param(at, "top") == "20"
-    assert _metric(at, "Venues") == "3"
+    assert param(at, "category") == "all" and param(at, "top") == "20"
+    assert metric(at, "Venues") == "3"
 
 
 def test_a_period_without_notifications_says_what_to_do(page_env, data):
@@ -181,6 +151,6 @@ def test_page_works_on_the_read_only_dashboard_role(db_url, data, monkeypatch):
 
     monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", ensure_login_roles(db_url)["reader_url"])
     at = run_page()
-    assert _metric(at, "Venues") == "3" and _metric(at, "User-venue pairs") == "6"
-    assert list(_table(at, "engagement_score")["username"]) == ["bob", "alice", "bob", "dave"]
+    assert metric(at, "Venues") == "3" and metric(at, "User-venue pairs") == "6"
+    assert list(table_with(at, "engagement_score")["username"]) == ["bob", "alice", "bob", "dave"]
     assert not at.warning

@@ -9,38 +9,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.clock import within_one_utc_day
+from tests.fixtures import pages
+from tests.fixtures.pages import metric, table_with
 from venuepulse.jobs.definitions import JOBS
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.pages import jobs_health as jobs
 
-SCRIPT = """
-from venuepulse.dashboard.shell import render_page
-from venuepulse.dashboard.context import Account
-render_page("jobs_health", Account("eng-user", "engineer"))
-"""
-
-
-@pytest.fixture
-def page_env(db_url, monkeypatch):
-    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", db_url)
-    return db_url
-
 
 def run_page(params: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_string(SCRIPT, default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def _metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
-
-
-def _table_with(at: AppTest, column: str):
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+    return pages.run_page("jobs_health", params, username="eng-user", role="engineer")
 
 
 def _texts(elements) -> list[str]:
@@ -94,7 +71,7 @@ def test_job_overview_shows_each_jobs_last_run_as_the_queries_layer_computes_it(
     with Database(page_env, record=False) as db:
         expected = jobs.job_overview(db, expected=JOBS)
     at = run_page()
-    table = _table_with(at, "last_status").set_index("job_name")
+    table = table_with(at, "last_status").set_index("job_name")
     assert list(table.index) == [r["job_name"] for r in expected]
     assert set(table.index) == set(JOBS)  # jobs that never ran are listed too
     assert list(table.loc[["maintain_partitions", "reconcile_counters", "refresh_venue_stats"], "last_status"]) \
@@ -104,18 +81,18 @@ def test_job_overview_shows_each_jobs_last_run_as_the_queries_layer_computes_it(
         == [0, 2, 2]
     assert table.loc["refresh_venue_stats", "last_duration_ms"] == pytest.approx(500.0)
     assert table.loc["refresh_venue_stats", "schedule"] == JOBS["refresh_venue_stats"].schedule
-    assert _metric(at, "Jobs") == str(len(JOBS))
-    assert _metric(at, "Never ran") == str(len(JOBS) - 3)
-    assert _metric(at, "Last run failed") == "1"
-    assert _metric(at, "Runs, last 24 h") == "4"
-    assert _metric(at, "Failures, last 24 h") == "1"
+    assert metric(at, "Jobs") == str(len(JOBS))
+    assert metric(at, "Never ran") == str(len(JOBS) - 3)
+    assert metric(at, "Last run failed") == "1"
+    assert metric(at, "Runs, last 24 h") == "4"
+    assert metric(at, "Failures, last 24 h") == "1"
     errors = " ".join(_texts(at.error))
     assert "reconcile_counters" in errors and "statement timeout" in errors
 
 
 def test_failures_list_the_error_text_of_each_failed_run(page_env, history):
     at = run_page()
-    failures = _table_with(at, "error")
+    failures = table_with(at, "error")
     assert list(failures["job_name"]) == ["reconcile_counters"]
     assert "statement timeout" in failures["error"].iloc[0]
     assert failures["duration_ms"].iloc[0] == pytest.approx(250.0)
@@ -123,7 +100,7 @@ def test_failures_list_the_error_text_of_each_failed_run(page_env, history):
 
 def test_duration_summary_matches_the_runs_in_range(page_env, history):
     at = run_page()
-    summary = _table_with(at, "p95_ms").set_index("job_name")
+    summary = table_with(at, "p95_ms").set_index("job_name")
     # the default range is the last 7 days: all five runs, each finished
     assert summary.loc["refresh_venue_stats", "runs"] == 2
     assert summary.loc["refresh_venue_stats", "median_ms"] == pytest.approx(1000.0)
@@ -135,7 +112,7 @@ def test_duration_summary_matches_the_runs_in_range(page_env, history):
 def test_job_filter_round_trips_through_the_url(page_env, history):
     at = run_page({"job": "refresh_venue_stats"})
     assert at.query_params["job"] == ["refresh_venue_stats"] or at.query_params["job"] == "refresh_venue_stats"
-    summary = _table_with(at, "p95_ms")
+    summary = table_with(at, "p95_ms")
     assert list(summary["job_name"]) == ["refresh_venue_stats"]
     assert any("No failed runs" in s.value for s in at.success)
     assert "from" in at.query_params and "to" in at.query_params
@@ -144,7 +121,7 @@ def test_job_filter_round_trips_through_the_url(page_env, history):
 def test_unknown_job_in_the_url_is_ignored_with_a_warning(page_env, history):
     at = run_page({"job": "no_such_job"})
     assert any("job=no_such_job" in w.value for w in at.warning)
-    summary = _table_with(at, "p95_ms")
+    summary = table_with(at, "p95_ms")
     assert at.query_params["job"] in ("(all jobs)", ["(all jobs)"])
     assert set(summary["job_name"]) == {"refresh_venue_stats", "reconcile_counters", "maintain_partitions"}
 
@@ -158,7 +135,7 @@ def test_date_range_from_the_url_limits_history(page_env, history):
 
 def test_counter_drift_is_charted_and_listed(page_env, history):
     at = run_page()
-    drift = _table_with(at, "expected")
+    drift = table_with(at, "expected")
     assert sorted(drift["kind"]) == ["flash_offer_counters", "venue_counters"]
     row = drift[drift["kind"] == "venue_counters"].iloc[0]
     assert json.loads(row["stored"]) == {"total_check_in_count": 5}
@@ -172,7 +149,7 @@ def test_rows_in_a_default_partition_are_flagged(page_env, history):
     with Database(page_env, record=False) as db:
         expected = {r["parent_table"]: r for r in jobs.partition_status(db)}
     at = run_page()
-    table = _table_with(at, "rows_in_default").set_index("parent_table")
+    table = table_with(at, "rows_in_default").set_index("parent_table")
     assert table.loc["check_ins", "rows_in_default"] == 1 == expected["check_ins"]["rows_in_default"]
     assert table.loc["query_performance_log", "rows_in_default"] == 0
     assert table.loc["check_ins", "periods_ahead"] == expected["check_ins"]["periods_ahead"]
@@ -190,7 +167,7 @@ def test_venue_stats_freshness_is_shown_after_a_refresh(page_env, conn):
     at = run_page()
     assert any("1 venues in the view" in c.value for c in at.caption)
     assert any("venue_stats as of" in c.value for c in at.caption)
-    assert _metric(at, "Age").endswith(" s")
+    assert metric(at, "Age").endswith(" s")
 
 
 def test_every_table_shown_has_a_csv_download(page_env, history):

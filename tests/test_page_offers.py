@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.fixtures import pages
+from tests.fixtures.pages import metric, param
 from venuepulse.dashboard.widgets import range_bounds
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.pages import offers
@@ -19,31 +21,8 @@ VENUE_A, VENUE_B = uuid.UUID(int=0xC01), uuid.UUID(int=0xC02)
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def script(role: str = "pm", venue_ids: tuple = ()) -> str:
-    return f"""
-import uuid
-from venuepulse.dashboard.shell import render_page
-from venuepulse.dashboard.context import Account
-render_page("offers", Account("someone", {role!r}, venue_ids=tuple(uuid.UUID(v) for v in {[str(v) for v in venue_ids]!r})))
-"""
-
-
-def run_page(params: dict[str, str] | None = None, **kw) -> AppTest:
-    at = AppTest.from_string(script(**kw), default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def _param(at: AppTest, name: str) -> str | None:
-    value = at.query_params.get(name)
-    return value[0] if isinstance(value, list) else value
-
-
-def _metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+def run_page(params: dict[str, str] | None = None, **account) -> AppTest:
+    return pages.run_page("offers", params, **account)
 
 
 TABLES = {  # a column that only that table has
@@ -60,12 +39,6 @@ def _frame(at: AppTest, key: str):
 
 def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
-
-
-@pytest.fixture
-def page_env(db_url, monkeypatch):
-    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", db_url)
-    return db_url
 
 
 def _offer(conn, venue, title, start, end, targeted):
@@ -110,13 +83,13 @@ def data(conn):
 def test_page_shows_the_funnel_across_offers_and_marks_running_ones_not_final(page_env, data):
     at = run_page()
     with Database(page_env, record=False) as db:
-        start, end = (datetime.fromisoformat(_param(at, k)).date() for k in ("from", "to"))
+        start, end = (datetime.fromisoformat(param(at, k)).date() for k in ("from", "to"))
         want = offers.funnel(db, *range_bounds(start, end))["total"]
-    assert _metric(at, "Targeted") == "32" == str(want["targeted"])
-    assert _metric(at, "Viewed") == "3" == str(want["viewed_users"])
-    assert _metric(at, "Claimed") == "1" and _metric(at, "Redeemed") == "1"
-    assert _metric(at, "Time to claim (median / p90)") == "9.0 min / 9.0 min"
-    assert _metric(at, "Time to redeem (median / p90)") == "30.0 min / 30.0 min"
+    assert metric(at, "Targeted") == "32" == str(want["targeted"])
+    assert metric(at, "Viewed") == "3" == str(want["viewed_users"])
+    assert metric(at, "Claimed") == "1" and metric(at, "Redeemed") == "1"
+    assert metric(at, "Time to claim (median / p90)") == "9.0 min / 9.0 min"
+    assert metric(at, "Time to redeem (median / p90)") == "30.0 min / 30.0 min"
     assert "Not final: 1 of these offers is still running" in _texts(at.warning)
 
     steps = _frame(at, "offers_funnel_steps").set_index("Step")
@@ -138,18 +111,18 @@ def test_page_shows_the_funnel_across_offers_and_marks_running_ones_not_final(pa
 
 def test_venue_and_offer_filters_round_trip_through_the_url(page_env, data):
     at = run_page({"venue": str(VENUE_A)})
-    assert _param(at, "venue") == str(VENUE_A)
+    assert param(at, "venue") == str(VENUE_A)
     assert set(_frame(at, "offers_table")["Offer"]) == {"Past deal", "Live deal"}
-    assert _metric(at, "Targeted") == "25"
+    assert metric(at, "Targeted") == "25"
 
     # choosing an offer in the box puts it in the address; a fresh page at that address shows the same
     at.selectbox(key="url_offer").set_value(str(data["past"])).run()
-    assert _param(at, "offer") == str(data["past"])
-    assert _metric(at, "Targeted") == "20" and _metric(at, "Viewed") == "2"
+    assert param(at, "offer") == str(data["past"])
+    assert metric(at, "Targeted") == "20" and metric(at, "Viewed") == "2"
     assert not any("Not final" in str(w.value) for w in at.warning)
 
-    again = run_page({k: _param(at, k) for k in ("venue", "offer", "from", "to")})
-    assert _metric(again, "Targeted") == "20"
+    again = run_page({k: param(at, k) for k in ("venue", "offer", "from", "to")})
+    assert metric(again, "Targeted") == "20"
     assert again.selectbox(key="url_offer").value == str(data["past"])
     assert again.selectbox(key="url_venue").value == str(VENUE_A)
 
@@ -158,8 +131,8 @@ def test_bad_filter_values_in_the_url_are_ignored_with_a_warning(page_env, data)
     at = run_page({"venue": "not-a-venue", "offer": str(uuid.uuid4()), "from": "yesterday"})
     warnings = _texts(at.warning)
     assert "venue=not-a-venue" in warnings and "from=yesterday" in warnings and "offer=" in warnings
-    assert _param(at, "venue") == "all"
-    assert _metric(at, "Targeted") == "32"
+    assert param(at, "venue") == "all"
+    assert metric(at, "Targeted") == "32"
 
 
 def test_a_period_without_offers_says_so_and_what_to_do(page_env, data):
@@ -176,20 +149,16 @@ def test_an_empty_database_shows_how_to_get_data(page_env):
 
 
 def test_a_venue_owner_sees_only_their_venues_offers_through_row_level_security(db_url, data, monkeypatch):
-    from venuepulse.queries.access.roles import ensure_login_roles
-
-    roles = ensure_login_roles(db_url)
-    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", roles["reader_url"])
-    monkeypatch.setenv("VENUEPULSE_OWNER_DATABASE_URL", roles["owner_url"])
+    pages.use_login_roles(db_url, monkeypatch)
     at = run_page(role="venue_owner", venue_ids=(VENUE_B,))
     assert at.title[0].value == "Your offers"
     assert set(_frame(at, "offers_table")["Offer"]) == {"Other deal"}
-    assert _metric(at, "Targeted") == "7" and _metric(at, "Viewed") == "0"
+    assert metric(at, "Targeted") == "7" and metric(at, "Viewed") == "0"
     # another venue's id in the address is not a choice for this owner
     at = run_page({"venue": str(VENUE_A)}, role="venue_owner", venue_ids=(VENUE_B,))
     assert "venue=" in _texts(at.warning)
     assert set(_frame(at, "offers_table")["Offer"]) == {"Other deal"}
-    assert _metric(at, "Targeted") == "7"
+    assert metric(at, "Targeted") == "7"
 
 
 @pytest.mark.slow
@@ -201,9 +170,8 @@ def test_both_pages_draw_the_tiny_demo_data_and_agree_with_the_queries(page_env)
     with Database(page_env, record=False) as db:
         want = offers.funnel(db, *range_bounds((NOW - timedelta(days=40)).date(), NOW.date()))["total"]
     assert want["viewed_users"] > 0
-    assert _metric(at, "Viewed") == f"{want['viewed_users']:,}"
-    assert _metric(at, "Claimed") == f"{want['claimed_users']:,}"
-    engagement_page = AppTest.from_string(script().replace('"offers"', '"engagement"'), default_timeout=60)
-    engagement_page.run()
+    assert metric(at, "Viewed") == f"{want['viewed_users']:,}"
+    assert metric(at, "Claimed") == f"{want['claimed_users']:,}"
+    engagement_page = pages.open_page("engagement")
     assert not engagement_page.exception, [e.message for e in engagement_page.exception]
     assert any(m.label == "User-venue pairs" for m in engagement_page.metric)

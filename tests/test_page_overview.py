@@ -8,28 +8,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.clock import within_one_utc_day
-from tests.test_queries_overview import add_check_in, add_claim, add_offer, add_review, add_users, add_venue
+from tests.fixtures import pages
+from tests.fixtures.pages import texts
+from tests.fixtures.rows import add_check_in, add_claim, add_offer, add_review, add_users, add_venue
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.pages import overview
-
-SCRIPT = """
-from venuepulse.dashboard.shell import render_page
-from venuepulse.dashboard.context import Account
-render_page("overview", Account("pm-user", "pm"))
-"""
 
 
 def app(db_url, monkeypatch, params: dict | None = None) -> AppTest:
     monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", db_url)
-    at = AppTest.from_string(SCRIPT, default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    return at.run()
-
-
-def texts(at) -> str:
-    parts = [e.value for e in (*at.info, *at.warning, *at.error, *at.caption, *at.markdown)]
-    return "\n".join(str(p) for p in parts)
+    return pages.open_page("overview", params, username="pm-user")
 
 
 @pytest.fixture
@@ -141,16 +129,9 @@ def test_an_unreachable_database_gives_a_sentence_not_a_traceback(monkeypatch):
 
 @pytest.mark.clock
 def test_a_venue_owner_sees_kpis_of_their_own_venues_only(db_url, monkeypatch, history):
-    from venuepulse.queries.access.roles import ensure_login_roles
-
-    roles = ensure_login_roles(db_url)
-    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", roles["reader_url"])
-    monkeypatch.setenv("VENUEPULSE_OWNER_DATABASE_URL", roles["owner_url"])
+    pages.use_login_roles(db_url, monkeypatch)
     alpha = history["venues"][0]
-    at = AppTest.from_string(
-        "from uuid import UUID\nfrom venuepulse.dashboard.shell import render_page\nfrom venuepulse.dashboard.context import Account\n"
-        f"render_page('overview', Account('owner-user', 'venue_owner', venue_ids=(UUID('{alpha}'),)))",
-        default_timeout=60).run()
+    at = pages.open_page("overview", username="owner-user", role="venue_owner", venue_ids=(alpha,))
     assert not at.exception and not at.error
     shown = {m.label: m.value for m in at.metric}
     # Alpha has both of today's check-ins, the review, the claim and the redemption; Bravo has the rest

@@ -11,51 +11,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.fixtures import pages
+from tests.fixtures.pages import metric, param, table_with
+from tests.fixtures.recount import percentile_cont
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.pages import query_performance as performance
 
-SCRIPT = """
-from venuepulse.dashboard.shell import render_page
-from venuepulse.dashboard.context import Account
-render_page("query_performance", Account("eng-user", "engineer"))
-"""
-
-
-def percentile_cont(values: list[float], p: float) -> float:
-    """PostgreSQL's percentile_cont: linear interpolation at rank p * (n - 1)."""
-    xs = sorted(values)
-    rank = p * (len(xs) - 1)
-    lo = int(rank)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (rank - lo)
-
-
-@pytest.fixture
-def page_env(db_url, monkeypatch):
-    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", db_url)
-    return db_url
-
 
 def run_page(params: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_string(SCRIPT, default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def _metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
-
-
-def _table_with(at: AppTest, *columns: str):
-    return next(d.value for d in at.dataframe if all(c in d.value.columns for c in columns))
-
-
-def _param(at: AppTest, name: str) -> str:
-    value = at.query_params[name]
-    return value[0] if isinstance(value, list) else value
+    return pages.run_page("query_performance", params, username="eng-user", role="engineer")
 
 
 A_TIMES = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 50.0]
@@ -96,7 +60,7 @@ def test_empty_database_explains_where_timings_come_from(page_env):
 @pytest.mark.clock  # timings of the last 90 minutes in the page's default range ("today" and 6 days before)
 def test_percentiles_match_a_brute_force_recount(page_env, timings):
     at = run_page()
-    table = _table_with(at, "p95_ms", "calls", "failed").set_index("query_name")
+    table = table_with(at, "p95_ms", "calls", "failed").set_index("query_name")
     a = table.loc["t.a"]
     assert a["calls"] == 10 and a["failed"] == 0
     assert a["p50_ms"] == pytest.approx(percentile_cont(A_TIMES, 0.50))
@@ -111,11 +75,11 @@ def test_percentiles_match_a_brute_force_recount(page_env, timings):
 
 def test_query_filter_round_trips_through_the_url_and_narrows_the_numbers(page_env, timings):
     at = run_page({"query": "t.a"})
-    assert _param(at, "query") == "t.a"
-    assert _metric(at, "Queries") == "1"
-    assert _metric(at, "Calls") == "10"
-    assert _metric(at, "Failed") == "0"
-    series = _table_with(at, "bucket_start")
+    assert param(at, "query") == "t.a"
+    assert metric(at, "Queries") == "1"
+    assert metric(at, "Calls") == "10"
+    assert metric(at, "Failed") == "0"
+    series = table_with(at, "bucket_start")
     assert set(series["query_name"]) == {"t.a"}
     assert series["calls"].sum() == 10
     for key in ("from", "to", "bucket", "metric", "window", "slow_ms"):
@@ -131,7 +95,7 @@ def test_trend_matches_the_queries_layer_for_the_chosen_bucket(page_env, timings
         lo = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
         hi = datetime.combine(timings.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         expected = performance.time_series(db, lo, hi, "1h", names=["t.reg"])
-    series = _table_with(at, "bucket_start")
+    series = table_with(at, "bucket_start")
     assert list(series["calls"]) == [r["calls"] for r in expected]
     assert list(series["p95_ms"]) == pytest.approx([r["p95_ms"] for r in expected])
     assert len(at.get("plotly_chart")) == 1
@@ -140,17 +104,17 @@ def test_trend_matches_the_queries_layer_for_the_chosen_bucket(page_env, timings
 def test_bad_bucket_in_the_url_falls_back_with_a_warning(page_env, timings):
     at = run_page({"bucket": "7 weeks"})
     assert any("bucket=7 weeks" in w.value for w in at.warning)
-    assert _param(at, "bucket") == "1 hour"  # the default for a 7-day range
+    assert param(at, "bucket") == "1 hour"  # the default for a 7-day range
 
 
 def test_regressions_and_new_queries_are_highlighted(page_env, timings):
     at = run_page()
-    reg = _table_with(at, "vs_previous")
+    reg = table_with(at, "vs_previous")
     assert list(reg["query_name"]) == ["t.reg"]
     assert reg["p95_ms"].iloc[0] == pytest.approx(100.0)
     assert reg["prev_p95_ms"].iloc[0] == pytest.approx(10.0)
     assert any("t.reg" in e.value and "10.0×" in e.value for e in at.error)
-    new = _table_with(at, "first_seen")
+    new = table_with(at, "first_seen")
     assert {"t.new", "t.a", "t.b"} <= set(new["query_name"])  # all first recorded within the hour
     assert "t.reg" not in set(new["query_name"])  # seen 90 minutes ago
     assert new.set_index("query_name").loc["t.a", "calls"] == 10
@@ -158,19 +122,19 @@ def test_regressions_and_new_queries_are_highlighted(page_env, timings):
 
 def test_slowest_executions_respect_the_threshold_from_the_url(page_env, timings):
     at = run_page()
-    slow = _table_with(at, "execution_time_ms")
+    slow = table_with(at, "execution_time_ms")
     assert list(slow["query_name"]) == ["t.b"]
     assert slow["execution_time_ms"].iloc[0] == pytest.approx(2500.0)
     at = run_page({"slow_ms": "40"})
-    slow = _table_with(at, "execution_time_ms")
+    slow = table_with(at, "execution_time_ms")
     mine = slow[slow["query_name"].str.startswith("t.")]
     assert list(mine["execution_time_ms"]) == [2500.0] + [100.0] * 25 + [50.0]
-    assert _param(at, "slow_ms") == "40"
+    assert param(at, "slow_ms") == "40"
 
 
 def test_explain_shows_the_plan_of_a_registered_query(page_env, timings):
     at = run_page({"explain": "performance.slowest"})
-    assert _param(at, "explain") == "performance.slowest"
+    assert param(at, "explain") == "performance.slowest"
     form_button = next(b for b in at.button if b.label == "Explain")
     form_button.click().run()
     assert not at.exception
@@ -215,9 +179,9 @@ def test_stat_statements_panel_shows_status_and_snapshots(page_env, timings):
     if not status["available"]:
         assert any(status["message"][:60] in i.value for i in at.info)
         return
-    table = _table_with(at, "cache_hit_ratio", "query")
+    table = table_with(at, "cache_hit_ratio", "query")
     assert "health.ping" in set(table["query_name"])
-    assert _metric(at, "Statements") == str(len(table))
+    assert metric(at, "Statements") == str(len(table))
 
 
 def test_result_cache_hit_rate_is_that_of_the_dashboard_process(page_env, timings):
@@ -228,10 +192,10 @@ def test_result_cache_hit_rate_is_that_of_the_dashboard_process(page_env, timing
     db.run("venues.featured", {"limit": 5})
     db.run("venues.featured", {"limit": 5})
     at = run_page()
-    cache = _table_with(at, "hits", "misses").set_index("query_name")
+    cache = table_with(at, "hits", "misses").set_index("query_name")
     assert cache.loc["venues.featured", "hits"] == 2
     assert cache.loc["venues.featured", "misses"] == 1
-    assert _metric(at, "Hit rate") == "66.7%"
+    assert metric(at, "Hit rate") == "66.7%"
 
 
 def test_every_table_shown_has_a_csv_download(page_env, timings):

@@ -9,28 +9,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_queries_overview import add_check_in, add_claim, add_offer, add_review, add_users, add_venue
-from tests.test_queries_venue_stats import random_world
-from venuepulse.queries.core.runner import Database
+from tests.fixtures import pages
+from tests.fixtures.pages import texts
+from tests.fixtures.rows import (
+    add_check_in,
+    add_claim,
+    add_offer,
+    add_review,
+    add_users,
+    add_venue,
+    random_world,
+)
 from venuepulse.queries.pages import venues as vs
-
-SCRIPT = """
-from venuepulse.dashboard.shell import render_page
-from venuepulse.dashboard.context import Account
-render_page("venues", Account("pm-user", "pm"))
-"""
 
 
 def app(db_url, monkeypatch, params: dict | None = None) -> AppTest:
     monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", db_url)
-    at = AppTest.from_string(SCRIPT, default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    return at.run()
-
-
-def texts(at) -> str:
-    return "\n".join(str(e.value) for e in (*at.info, *at.warning, *at.error, *at.caption, *at.markdown))
+    return pages.open_page("venues", params, username="pm-user")
 
 
 def table(at):
@@ -39,12 +34,6 @@ def table(at):
 
 def board(at):
     return next(df.value for df in at.dataframe if "from_reviews" in df.value.columns)
-
-
-@pytest.fixture
-def db(db_url):
-    with Database(db_url, record=False) as d:
-        yield d
 
 
 @pytest.fixture
@@ -194,24 +183,9 @@ def test_venues_without_engagement_explain_the_empty_leaderboard(db_url, monkeyp
     assert list(table(at)["name"]) == ["Quiet"]
 
 
-OWNER_SCRIPT = """
-from uuid import UUID
-from venuepulse.dashboard.shell import render_page
-from venuepulse.dashboard.context import Account
-render_page("venues", Account("owner-user", "venue_owner", venue_ids=(UUID("{venue}"),)))
-"""
-
-
 def owner_app(db_url, monkeypatch, venue, params: dict | None = None) -> AppTest:
-    from venuepulse.queries.access.roles import ensure_login_roles
-
-    roles = ensure_login_roles(db_url)
-    monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", roles["reader_url"])
-    monkeypatch.setenv("VENUEPULSE_OWNER_DATABASE_URL", roles["owner_url"])
-    at = AppTest.from_string(OWNER_SCRIPT.replace("{venue}", str(venue)), default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    return at.run()
+    pages.use_login_roles(db_url, monkeypatch)
+    return pages.open_page("venues", params, username="owner-user", role="venue_owner", venue_ids=(venue,))
 
 
 def test_a_venue_owner_sees_only_their_venue_and_others_are_not_found(db_url, monkeypatch, conn, detailed):

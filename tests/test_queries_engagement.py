@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import recount
-from venuepulse.queries.core.runner import Database
+from tests.fixtures import recount
 from venuepulse.queries.pages import engagement
 
 USERS = [uuid.UUID(int=0x200 + i) for i in range(6)]
@@ -24,28 +23,12 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 ALL_TIME = (NOW - timedelta(days=400), NOW + timedelta(days=1))
 
 
-@pytest.fixture
-def db(db_url):
-    with Database(db_url, record=False) as d:
-        yield d
-
-
 def _base_rows(conn) -> None:
     for i, u in enumerate(USERS):
         conn.execute("INSERT INTO users (id, username, display_name) VALUES (%s, %s, %s)", (u, f"user{i}", f"U{i}"))
     for i, v in enumerate(VENUES):
         conn.execute("INSERT INTO venues (id, name, category, city, lat, lng) VALUES (%s, %s, %s, 'Porto', 41.1, -8.6)",
                      (v, f"Venue {i}", CATEGORIES[i]))
-
-
-def _percentile_cont(values, q):
-    if not values:
-        return None
-    s = sorted(float(v) for v in values)
-    pos = q * (len(s) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
 def _brute_histogram(scores, buckets):
@@ -98,7 +81,7 @@ def test_engagement_distributions_equal_brute_force_recounts(conn, db, ops, buck
     assert s["venues"] == len(venue_scores)
     assert s["zero_venues"] == sum(1 for x in venue_scores if x == 0)
     for key, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
-        assert s[key] == pytest.approx(_percentile_cont(venue_scores, q))
+        assert s[key] == pytest.approx(recount.percentile_cont(venue_scores, q))
     assert s["max_score"] == max(venue_scores)
     h = engagement.venue_histogram(db, category=category, buckets=buckets)
     assert dict(zip(h["bucket_start"], h["venues"], strict=True)) == _brute_histogram(venue_scores, buckets)
@@ -108,8 +91,8 @@ def test_engagement_distributions_equal_brute_force_recounts(conn, db, ops, buck
     p = engagement.pair_summary(db, category=category)
     assert p["pairs"] == len(pair_scores)
     if pair_scores:
-        assert p["p50"] == pytest.approx(_percentile_cont(pair_scores, 0.5))
-        assert p["p90"] == pytest.approx(_percentile_cont(pair_scores, 0.9))
+        assert p["p50"] == pytest.approx(recount.percentile_cont(pair_scores, 0.5))
+        assert p["p90"] == pytest.approx(recount.percentile_cont(pair_scores, 0.9))
         assert p["max_score"] == max(pair_scores)
         assert p["mean_score"] == pytest.approx(sum(pair_scores) / len(pair_scores))
     else:
@@ -123,7 +106,7 @@ def test_engagement_distributions_equal_brute_force_recounts(conn, db, ops, buck
         mine = [m["engagement_score"] for vid, m in recount.venue_stats(snap, NOW).items() if cat_of[vid] == c]
         assert by_cat.loc[c, "venues"] == len(mine)
         assert by_cat.loc[c, "total_score"] == sum(mine)
-        assert by_cat.loc[c, "p50"] == pytest.approx(_percentile_cont(mine, 0.5))
+        assert by_cat.loc[c, "p50"] == pytest.approx(recount.percentile_cont(mine, 0.5))
 
 
 def test_venue_summary_of_an_empty_database_has_no_numbers(db):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
-from venuepulse.queries.core.runner import Database
+from tests.fixtures.recount import percentile_cont
 from venuepulse.queries.pages import offers
 
 USERS = [uuid.UUID(int=0x100 + i) for i in range(5)]
@@ -20,12 +20,6 @@ TOKENS = ["AAAAA" + c for c in "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"]
 NOW = datetime.now(UTC).replace(microsecond=0)
 BASE = NOW - timedelta(days=10)  # offers in the generated histories start around here
 ALL_TIME = (NOW - timedelta(days=400), NOW + timedelta(days=400))
-
-
-@pytest.fixture
-def db(db_url):
-    with Database(db_url, record=False) as d:
-        yield d
 
 
 def _base_rows(conn) -> None:
@@ -64,17 +58,6 @@ def _claim(conn, offer, user, token, at, redeemed_at=None) -> None:
 
 
 # -- brute force ------------------------------------------------------------------------------------------
-
-
-def _percentile_cont(values: list[float], q: float) -> float | None:
-    """PostgreSQL's percentile_cont: linear interpolation between the sorted values."""
-    if not values:
-        return None
-    s = sorted(values)
-    pos = q * (len(s) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
 def brute_funnel_users(offer: dict, events: list[tuple], claims: dict) -> dict:
@@ -118,10 +101,10 @@ def brute_funnel(offer_list: list[dict], events: list[tuple], claims: dict, now:
         "click_count": sum(1 for e in events if e[0] in ids and e[2] == "click"),
         "claimed_count": sum(1 for k in claims if k[0] in ids),
         "redeemed_count": sum(1 for k, c in claims.items() if k[0] in ids and c[1] is not None),
-        "time_to_claim_p50_s": _percentile_cont(to_claim, 0.5),
-        "time_to_claim_p90_s": _percentile_cont(to_claim, 0.9),
-        "time_to_redeem_p50_s": _percentile_cont(to_redeem, 0.5),
-        "time_to_redeem_p90_s": _percentile_cont(to_redeem, 0.9),
+        "time_to_claim_p50_s": percentile_cont(to_claim, 0.5),
+        "time_to_claim_p90_s": percentile_cont(to_claim, 0.9),
+        "time_to_redeem_p50_s": percentile_cont(to_redeem, 0.5),
+        "time_to_redeem_p90_s": percentile_cont(to_redeem, 0.9),
     }
 
 

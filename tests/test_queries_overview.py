@@ -3,59 +3,15 @@
 from __future__ import annotations
 
 import random
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from venuepulse.queries.core.runner import Database
+from tests.fixtures.rows import add_check_in, add_claim, add_offer, add_review, add_users, add_venue
 from venuepulse.queries.pages import overview
 
 NOW = datetime(2025, 6, 11, 15, 0, tzinfo=UTC)  # a Wednesday afternoon
-ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-
-@pytest.fixture
-def db(db_url):
-    with Database(db_url, record=False) as d:
-        yield d
-
-
-def add_users(conn, n: int) -> list:
-    return [conn.execute("INSERT INTO users (username, display_name) VALUES (%s, %s) RETURNING id",
-                         (f"user{i}_{uuid.uuid4().hex[:6]}", f"User {i}")).fetchone()[0] for i in range(n)]
-
-
-def add_venue(conn, name: str, category: str = "bar", city: str = "Lisbon"):
-    return conn.execute("INSERT INTO venues (name, category, city, lat, lng) VALUES (%s, %s, %s, 38.7, -9.1)"
-                        " RETURNING id", (name, category, city)).fetchone()[0]
-
-
-def add_check_in(conn, user, venue, at: datetime, out: datetime | None = None, active: bool | None = None):
-    active = out is None if active is None else active
-    conn.execute("INSERT INTO check_ins (user_id, venue_id, checked_in_at, checked_out_at, is_active)"
-                 " VALUES (%s, %s, %s, %s, %s)", (user, venue, at, out, active))
-
-
-def add_review(conn, user, venue, at: datetime, rating: int = 4, helpful: int = 0, verified: bool = False,
-               body: str = "ok"):
-    conn.execute("INSERT INTO reviews (user_id, venue_id, rating, created_at, helpful_count, is_verified, body)"
-                 " VALUES (%s, %s, %s, %s, %s, %s, %s)", (user, venue, rating, at, helpful, verified, body))
-
-
-def add_offer(conn, venue, start: datetime, end: datetime, title: str = "offer", max_claims: int = 1000):
-    return conn.execute("INSERT INTO flash_offers (venue_id, title, description, max_claims, start_time, end_time)"
-                        " VALUES (%s, %s, 'd', %s, %s, %s) RETURNING id",
-                        (venue, title, max_claims, start, end)).fetchone()[0]
-
-
-def add_claim(conn, offer, user, at: datetime, redeemed_at: datetime | None = None, n: int = 0):
-    token = "".join(ALPHABET[(n // 32 ** i) % 32] for i in range(6))
-    conn.execute("INSERT INTO flash_offer_claims (offer_id, user_id, token, status, redeemed_at, expires_at,"
-                 " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                 (offer, user, token, "redeemed" if redeemed_at else "active", redeemed_at,
-                  at + timedelta(hours=2), at))
 
 
 # -- hand-computed -----------------------------------------------------------------------------------------

@@ -2,68 +2,21 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests import recount
-from tests.test_queries_overview import add_check_in, add_claim, add_offer, add_review, add_users, add_venue
-from venuepulse.queries.core.runner import Database
+from tests.fixtures.rows import (
+    add_check_in,
+    add_claim,
+    add_offer,
+    add_review,
+    add_users,
+    add_venue,
+    random_world,
+)
 from venuepulse.queries.pages import venues as vs
-
-NAMES = ["alpha", "Alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
-CITIES = ["Lisbon", "Porto", "Braga"]
-CATEGORIES = ["bar", "cafe", "museum"]
-
-
-@pytest.fixture
-def db(db_url):
-    with Database(db_url, record=False) as d:
-        yield d
-
-
-def random_world(conn, seed: int = 3, n_venues: int = 14) -> dict:
-    """Venues with check-ins, reviews, favorites, collections and claims; venue_stats refreshed."""
-    rng = random.Random(seed)
-    now = datetime.now(UTC)
-    users = add_users(conn, 12)
-    venues = [add_venue(conn, rng.choice(NAMES), rng.choice(CATEGORIES), rng.choice(CITIES)) for _ in range(n_venues)]
-    quiet = venues[-2:]  # no activity at all: NULL ratings and times, zero scores
-    busy = venues[:-2]
-    for _ in range(90):
-        at = now - timedelta(minutes=rng.randint(10, 20 * 24 * 60))
-        kind = rng.random()
-        add_check_in(conn, rng.choice(users), rng.choice(busy), at,
-                     None if kind < 0.2 else at + timedelta(minutes=rng.randint(1, 120)), kind < 0.2)
-    for u in users:
-        for v in rng.sample(busy, 3):
-            add_review(conn, u, v, now - timedelta(days=rng.randint(1, 30)), rating=rng.randint(1, 5),
-                       helpful=rng.randint(0, 3), verified=rng.random() < 0.3)
-        for v in rng.sample(busy, 2):
-            conn.execute("INSERT INTO favorites (user_id, venue_id) VALUES (%s, %s)", (u, v))
-    col = conn.execute("INSERT INTO collections (user_id, name) VALUES (%s, 'faves') RETURNING id",
-                       (users[0],)).fetchone()[0]
-    for v in busy[:4]:
-        conn.execute("INSERT INTO collection_venues (collection_id, venue_id) VALUES (%s, %s)", (col, v))
-    n = 0
-    for v in busy[:5]:
-        offer = add_offer(conn, v, now - timedelta(days=2), now + timedelta(days=2))
-        for u in rng.sample(users, 3):
-            n += 1
-            add_claim(conn, offer, u, now - timedelta(hours=rng.randint(1, 40)), n=n)
-    conn.execute("SELECT refresh_venue_stats()")
-    snap = recount.snapshot(conn)
-    refreshed = conn.execute("SELECT max(refreshed_at) FROM venue_stats").fetchone()[0]
-    expected = recount.venue_stats(snap, refreshed)
-    names = {v["id"]: v["name"] for v in snap["venues"]}
-    meta = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT id, category, city FROM venues").fetchall()}
-    for vid, row in expected.items():
-        row["venue_id"] = str(vid)
-        row["name"] = names[vid]
-        row["category"], row["city"] = meta[vid]
-    return {"users": users, "venues": venues, "busy": busy, "quiet": quiet, "expected": expected}
 
 
 def python_order(rows: list[dict], sort: str, descending: bool) -> list[str]:

@@ -9,8 +9,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from tests import recount
-from tests.conftest import create_database, drop_database
+from tests.fixtures import recount
+from tests.fixtures.databases import create_database, drop_database
 from venuepulse.jobs.seed import DatabaseNotEmpty, Dataset, get_scale, seed
 
 # One anchor for the module: the history ends "now". Checks of what the seed wrote compare with NOW, not with
@@ -127,7 +127,7 @@ def test_every_foreign_key_holds(sconn):
 
 @pytest.mark.clock
 def test_indexes_are_all_back_after_the_load(sconn, template_db, pg_server_url):
-    from tests.conftest import with_database
+    from tests.fixtures.databases import with_database
 
     def indexes(conn):
         return set(conn.execute("""SELECT tablename, indexname, indexdef FROM pg_indexes

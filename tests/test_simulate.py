@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests import recount
+from tests.fixtures import recount
 from venuepulse.errors import VenuePulseError
 from venuepulse.jobs.seed import seed
 from venuepulse.jobs.simulate import WEIGHTS, simulate

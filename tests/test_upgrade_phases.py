@@ -10,13 +10,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from tests import recount
-from tests import test_upgrade_catalog as catalog
+from tests.fixtures import recount
+from tests.fixtures.catalog import describe_catalog
 from venuepulse.queries.schema import legacy
-
-describe_catalog = catalog.describe_catalog
-legacy_template = catalog.legacy_template  # the fixtures, shared with the catalog tests
-legacy_url = catalog.legacy_url
 
 SMALL_BATCHES = {b.name: 25 for b in legacy.BACKFILLS}
 TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
