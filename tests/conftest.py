@@ -20,7 +20,7 @@ from venuepulse.config import normalize_url
 
 TEST_URL_ENV = "VENUEPULSE_TEST_DATABASE_URL"
 # Fixed instants, the `clock` marker and the boundary run's checks (docs/testing.md, "Time and the test suite").
-pytest_plugins = ("tests.clock",)
+pytest_plugins = ("tests.fixtures.clock",)
 
 
 def _short_tmpdir(prefix: str) -> Path:

@@ -19,7 +19,7 @@ import pytest
 from tests.fixtures.receivers import SmtpReceiver, WebhookReceiver
 from venuepulse.queries.ops import alerts, outbox
 
-NOW = datetime(2026, 6, 17, 15, 0, tzinfo=UTC)  # an ordinary Wednesday afternoon (tests/clock.py, "midweek")
+NOW = datetime(2026, 6, 17, 15, 0, tzinfo=UTC)  # an ordinary Wednesday afternoon (tests/fixtures/clock.py, "midweek")
 SECRET = "test-signing-secret-0123456789"
 
 

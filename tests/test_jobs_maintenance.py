@@ -9,8 +9,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from tests.clock import within_one_utc_day
 from tests.fixtures import recount
+from tests.fixtures.clock import within_one_utc_day
 from tests.fixtures.jobs_data import FAR, NYC, check_in, job_runs, now, offer, running_offer, user, venue
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.ops import job_runs as jobsdb

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.clock import within_one_utc_day
 from tests.fixtures import pages
+from tests.fixtures.clock import within_one_utc_day
 from tests.fixtures.pages import metric, table_with, texts
 from tests.fixtures.receivers import WebhookReceiver
 from venuepulse.dashboard.views import pages_for

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.clock import within_one_utc_day
 from tests.fixtures import pages
+from tests.fixtures.clock import within_one_utc_day
 from tests.fixtures.pages import metric, table_with
 from venuepulse.jobs.definitions import JOBS
 from venuepulse.queries.core.runner import Database

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.clock import within_one_utc_day
 from tests.fixtures import pages
+from tests.fixtures.clock import within_one_utc_day
 from tests.fixtures.pages import texts
 from tests.fixtures.rows import add_check_in, add_claim, add_offer, add_review, add_users, add_venue
 from venuepulse.queries.core.runner import Database
