@@ -136,6 +136,9 @@ def test_a_channel_down_for_several_evaluations_gets_every_notification_once_in_
     assert all(r["status"] == "pending" for r in pending)
     assert pending[0]["attempts"] >= 2 and pending[0]["last_error"].startswith("could not connect")
     assert all(r["attempts"] == 0 for r in pending[1:])  # held back behind the first: order is kept
+    recorded = conn.execute("SELECT string_agg(error, ' ') FROM notification_attempts").fetchone()[0]
+    for secret in ("secret-path-123", "abc456", SECRET):  # the URL's path and token, the signing secret
+        assert secret not in recorded + pending[0]["last_error"]
 
     webhook.start()  # back, on the same port
     sent = outbox.deliver(db, now=times[-1] + timedelta(hours=1))
@@ -286,3 +289,27 @@ def test_email_over_starttls_with_authentication(db, tmp_path):
     assert result["status"] == "delivered", result["last_error"]
     assert receiver.logins == ["alerts"]
     assert receiver.messages[0]["Subject"] == "[TEST] VenuePulse channel mail"
+
+
+@pytest.mark.clock
+def test_the_two_jobs_evaluate_and_deliver_through_the_scheduler(db, db_url, conn, webhook):
+    from venuepulse.jobs.scheduler import run_once
+
+    add_webhook(db, webhook)
+    alerts.add_rule(db, alerts.check_rule("jobs-failing", "job_failed", {"jobs": ["reconcile_counters"]}))
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    conn.execute("INSERT INTO job_runs (job_name, started_at, finished_at, status) "
+                 "VALUES ('reconcile_counters', %s, %s, 'failed')", (at, at))
+    evaluated = run_once(db_url, "evaluate_alerts")
+    assert evaluated.status == "succeeded" and evaluated.rows == 1, evaluated.error
+    delivered = run_once(db_url, "deliver_notifications")
+    assert delivered.status == "succeeded" and delivered.rows == 1, delivered.error
+    assert [r.json["subject"] for r in webhook.received] == ["reconcile_counters"]
+    # a rule that cannot be evaluated fails the run (after the others), so job_failed rules and the Jobs page see it
+    alerts.add_rule(db, alerts.check_rule("broken", "custom_sql", {"sql": "SELECT 1 FROM venues"}))
+    conn.execute("ALTER TABLE venues RENAME TO venues_gone")
+    try:
+        failed = run_once(db_url, "evaluate_alerts")
+    finally:
+        conn.execute("ALTER TABLE venues_gone RENAME TO venues")
+    assert failed.status == "failed" and "broken" in failed.error
