@@ -55,7 +55,7 @@ def _stdin_line(what: str) -> str:
 
 
 def _refusal(verb: str, exc: VenuePulseError) -> VenuePulseError:
-    from venuepulse.queries.ops.alerts import AlertConfigError
+    from venuepulse.queries.ops.alert_rules import AlertConfigError
 
     if isinstance(exc, AlertConfigError):
         message = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
@@ -112,14 +112,14 @@ def _rule_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_alerts_add(args: argparse.Namespace) -> int:
-    from venuepulse.queries.ops import alerts
+    from venuepulse.queries.ops import alert_rules
 
     try:
-        spec = alerts.check_rule(args.name, args.kind, _rule_params(args), severity=args.severity,
+        spec = alert_rules.check_rule(args.name, args.kind, _rule_params(args), severity=args.severity,
                                  pending=args.pending, keep_firing=args.keep_firing, channels=args.channel or (),
                                  description=args.description)
         with _database(args) as db:
-            alerts.add_rule(db, spec)
+            alert_rules.add_rule(db, spec)
     except VenuePulseError as exc:
         raise _refusal("add", exc) from None
     routes = ", ".join(spec.channels) if spec.channels else "every channel"
@@ -146,16 +146,16 @@ def _default(kind: str, p: Any) -> str:
 
 def cmd_alerts_list(args: argparse.Namespace) -> int:
     from venuepulse.durations import format_duration
-    from venuepulse.queries.ops import alerts
+    from venuepulse.queries.ops import alert_rules
 
     if args.kinds:
-        for kind in alerts.KINDS.values():
+        for kind in alert_rules.KINDS.values():
             say(f"{kind.name}: {kind.condition}")
             takes = ", ".join(_flag(p.name) + _default(kind.name, p) for p in kind.params)
             say(f"    takes {takes}")
         return 0
     with _database(args) as db:
-        rows = alerts.list_rules(db)
+        rows = alert_rules.list_rules(db)
     if not rows:
         say("no alert rules yet; add one with 'venuepulse alerts add NAME --kind KIND' "
             "('venuepulse alerts list --kinds' lists the kinds)")
@@ -175,11 +175,11 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_remove(args: argparse.Namespace) -> int:
-    from venuepulse.queries.ops import alerts
+    from venuepulse.queries.ops import alert_rules
 
     with _database(args) as db:
         try:
-            alerts.remove_rule(db, args.name)
+            alert_rules.remove_rule(db, args.name)
         except VenuePulseError as exc:
             raise _refusal("remove", exc) from None
     say(f"removed rule {args.name} (its history stays on the Alerts page)")
@@ -208,7 +208,7 @@ def cmd_alerts_mute(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from venuepulse.durations import parse_duration
-    from venuepulse.queries.ops import alerts
+    from venuepulse.queries.ops import alert_rules
 
     until: datetime | None = None
     if args.off:
@@ -227,7 +227,7 @@ def cmd_alerts_mute(args: argparse.Namespace) -> int:
             raise ConfigError(f"alerts mute: --for: {exc}; nothing was changed") from None
     with _database(args) as db:
         try:
-            alerts.mute_rule(db, args.name, until)
+            alert_rules.mute_rule(db, args.name, until)
         except VenuePulseError as exc:
             raise _refusal("mute", exc) from None
     say(f"{args.name} unmuted" if until is None else
@@ -255,14 +255,14 @@ def _signing_secret(path: str | None) -> str | None:
 
 
 def cmd_channel_add(args: argparse.Namespace) -> int:
-    from venuepulse.queries.ops import alerts
+    from venuepulse.queries.ops import alert_rules
 
     try:
         if bool(args.webhook) == bool(args.smtp):
             raise ConfigError("alerts channel add: give either --webhook URL or --smtp HOST[:PORT]; nothing was changed")
         if args.webhook:
             url = _stdin_line("--webhook -") if args.webhook == "-" else args.webhook
-            spec = alerts.check_webhook(args.name, url, fmt=args.format or "json",
+            spec = alert_rules.check_webhook(args.name, url, fmt=args.format or "json",
                                         signing_secret=_signing_secret(args.signing_secret_file),
                                         timeout_s=args.timeout, give_up_after=args.give_up_after)
         else:
@@ -271,12 +271,12 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
                                   "nothing was changed")
             host, _, port = args.smtp.rpartition(":") if ":" in args.smtp else (args.smtp, "", None)
             password = _stdin_line("--password-stdin") if args.password_stdin else None
-            spec = alerts.check_email(args.name, host=host, port=port or None, tls=args.tls,
+            spec = alert_rules.check_email(args.name, host=host, port=port or None, tls=args.tls,
                                       username=args.username, password=password, sender=args.from_,
                                       to=[t for item in args.to or () for t in item.split(",")],
                                       ca_file=args.ca_file, timeout_s=args.timeout, give_up_after=args.give_up_after)
         with _database(args) as db:
-            alerts.add_channel(db, spec)
+            alert_rules.add_channel(db, spec)
     except VenuePulseError as exc:
         raise _refusal("channel add", exc) from None
     say(f"added {spec.kind} channel {spec.name} → {spec.settings['target']}; "
@@ -285,10 +285,10 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
 
 
 def cmd_channel_list(args: argparse.Namespace) -> int:
-    from venuepulse.queries.ops import alerts
+    from venuepulse.queries.ops import alert_rules
 
     with _database(args) as db:
-        rows = alerts.list_channels(db)
+        rows = alert_rules.list_channels(db)
     if not rows:
         say("no channels yet; add one with 'venuepulse alerts channel add NAME --webhook URL' or '--smtp HOST'")
         return 0
@@ -303,11 +303,11 @@ def cmd_channel_list(args: argparse.Namespace) -> int:
 
 
 def cmd_channel_remove(args: argparse.Namespace) -> int:
-    from venuepulse.queries.ops import alerts
+    from venuepulse.queries.ops import alert_rules
 
     with _database(args) as db:
         try:
-            dropped = alerts.remove_channel(db, args.name)
+            dropped = alert_rules.remove_channel(db, args.name)
         except VenuePulseError as exc:
             raise _refusal("channel remove", exc) from None
     say(f"removed channel {args.name}" + (f"; {dropped} undelivered notification(s) dropped" if dropped else ""))
@@ -315,11 +315,11 @@ def cmd_channel_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_channel_test(args: argparse.Namespace) -> int:
-    from venuepulse.queries.ops import alerts
+    from venuepulse.queries.ops import alert_rules
 
     with _database(args) as db:
         try:
-            row = alerts.send_test(db, args.name)
+            row = alert_rules.send_test(db, args.name)
         except VenuePulseError as exc:
             raise _refusal("channel test", exc) from None
     if row["status"] == "delivered":
@@ -336,7 +336,7 @@ def cmd_channel_test(args: argparse.Namespace) -> int:
 
 def register_alerts(sub: Any) -> None:
     from venuepulse.commands import COMMON, add_command
-    from venuepulse.queries.ops.alerts import KINDS, SEVERITIES
+    from venuepulse.queries.ops.alert_rules import KINDS, SEVERITIES
 
     p = sub.add_parser("alerts", parents=[COMMON], help="alert rules and notification channels (docs/alerts.md)")
     al = p.add_subparsers(dest="alerts_command", metavar="{list,add,remove,test,mute,channel}", required=True)

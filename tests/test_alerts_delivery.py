@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.fixtures.receivers import SmtpReceiver, WebhookReceiver
-from venuepulse.queries.ops import alerts, outbox
+from venuepulse.queries.ops import alert_rules, alerts, outbox
 
 NOW = datetime(2026, 6, 17, 15, 0, tzinfo=UTC)  # an ordinary Wednesday afternoon (tests/fixtures/clock.py, "midweek")
 SECRET = "test-signing-secret-0123456789"
@@ -40,11 +40,11 @@ def smtp():
 
 
 def add_webhook(db, receiver, name="hook", **kw):
-    return alerts.add_channel(db, alerts.check_webhook(name, receiver.url, signing_secret=SECRET, timeout_s=5, **kw))
+    return alert_rules.add_channel(db, alert_rules.check_webhook(name, receiver.url, signing_secret=SECRET, timeout_s=5, **kw))
 
 
 def add_email(db, receiver, name="mail"):
-    return alerts.add_channel(db, alerts.check_email(name, host="127.0.0.1", port=receiver.port, tls="none",
+    return alert_rules.add_channel(db, alert_rules.check_email(name, host="127.0.0.1", port=receiver.port, tls="none",
                                                      sender="alerts@venuepulse.test", to=["oncall@example.test"]))
 
 
@@ -77,7 +77,7 @@ def keys(receiver):
 def test_an_injected_p95_regression_fires_once_after_its_pending_period_and_resolves_once(db, conn, webhook, smtp):
     add_webhook(db, webhook)
     add_email(db, smtp)
-    alerts.add_rule(db, alerts.check_rule("slow-queries", "query_p95_regression",
+    alert_rules.add_rule(db, alert_rules.check_rule("slow-queries", "query_p95_regression",
                                           {"window": "15m", "factor": 2, "min_calls": 20, "baseline": "previous"},
                                           pending="5m", severity="critical"))
     # 10 ms until NOW - 5 min, then 50 ms: at NOW the last 15 minutes' p95 is 50 ms against 10 ms before
@@ -125,7 +125,7 @@ def flip_job(conn, at, status):
 
 def test_a_channel_down_for_several_evaluations_gets_every_notification_once_in_order(db, conn, webhook):
     add_webhook(db, webhook)
-    alerts.add_rule(db, alerts.check_rule("jobs-failing", "job_failed", {}))
+    alert_rules.add_rule(db, alert_rules.check_rule("jobs-failing", "job_failed", {}))
     webhook.stop()  # down: connections refused
     times = [NOW + timedelta(minutes=i) for i in range(6)]
     for i, at in enumerate(times):
@@ -154,7 +154,7 @@ def test_a_channel_down_for_several_evaluations_gets_every_notification_once_in_
 def test_two_evaluators_at_once_write_each_notification_once(db, db_url, webhook, conn):
     add_webhook(db, webhook)
     add_webhook(db, webhook, name="hook2")
-    alerts.add_rule(db, alerts.check_rule("jobs-failing", "job_failed", {}))
+    alert_rules.add_rule(db, alert_rules.check_rule("jobs-failing", "job_failed", {}))
     flip_job(conn, NOW - timedelta(minutes=1), "failed")
     barrier = threading.Barrier(4)
     reports = []
@@ -258,8 +258,8 @@ def test_retries_back_off_and_give_up_after_the_channels_limit(db, conn, webhook
 
 def test_a_muted_rule_records_its_transitions_and_sends_nothing(db, conn, webhook):
     add_webhook(db, webhook)
-    alerts.add_rule(db, alerts.check_rule("jobs-failing", "job_failed", {}))
-    alerts.mute_rule(db, "jobs-failing", NOW + timedelta(hours=1))
+    alert_rules.add_rule(db, alert_rules.check_rule("jobs-failing", "job_failed", {}))
+    alert_rules.mute_rule(db, "jobs-failing", NOW + timedelta(hours=1))
     flip_job(conn, NOW - timedelta(minutes=1), "failed")
     report, _ = run_at(db, NOW)
     assert report.transitions == 1 and report.notifications == 0
@@ -279,11 +279,11 @@ def test_email_over_starttls_with_authentication(db, tmp_path):
     context.load_cert_chain(cert, key)
     receiver = SmtpReceiver(tls_context=context, credentials=("alerts", "smtp-password-42")).start()
     try:
-        alerts.add_channel(db, alerts.check_email("mail", host="127.0.0.1", port=receiver.port, tls="starttls",
+        alert_rules.add_channel(db, alert_rules.check_email("mail", host="127.0.0.1", port=receiver.port, tls="starttls",
                                                   username="alerts", password="smtp-password-42",
                                                   sender="alerts@venuepulse.test", to=["a@example.test"],
                                                   ca_file=str(cert)))
-        result = alerts.send_test(db, "mail", now=NOW)
+        result = alert_rules.send_test(db, "mail", now=NOW)
     finally:
         receiver.stop()
     assert result["status"] == "delivered", result["last_error"]
@@ -296,7 +296,7 @@ def test_the_two_jobs_evaluate_and_deliver_through_the_scheduler(db, db_url, con
     from venuepulse.jobs.scheduler import run_once
 
     add_webhook(db, webhook)
-    alerts.add_rule(db, alerts.check_rule("jobs-failing", "job_failed", {"jobs": ["reconcile_counters"]}))
+    alert_rules.add_rule(db, alert_rules.check_rule("jobs-failing", "job_failed", {"jobs": ["reconcile_counters"]}))
     at = datetime.now(UTC) - timedelta(minutes=1)
     conn.execute("INSERT INTO job_runs (job_name, started_at, finished_at, status) "
                  "VALUES ('reconcile_counters', %s, %s, 'failed')", (at, at))
@@ -306,7 +306,7 @@ def test_the_two_jobs_evaluate_and_deliver_through_the_scheduler(db, db_url, con
     assert delivered.status == "succeeded" and delivered.rows == 1, delivered.error
     assert [r.json["subject"] for r in webhook.received] == ["reconcile_counters"]
     # a rule that cannot be evaluated fails the run (after the others), so job_failed rules and the Jobs page see it
-    alerts.add_rule(db, alerts.check_rule("broken", "custom_sql", {"sql": "SELECT 1 FROM venues"}))
+    alert_rules.add_rule(db, alert_rules.check_rule("broken", "custom_sql", {"sql": "SELECT 1 FROM venues"}))
     conn.execute("ALTER TABLE venues RENAME TO venues_gone")
     try:
         failed = run_once(db_url, "evaluate_alerts")

@@ -10,8 +10,9 @@ import psycopg
 import pytest
 
 from tests.fixtures.rows import add_claim, add_offer, add_users, add_venue
-from venuepulse.queries.ops import alerts
-from venuepulse.queries.ops.alerts import AlertConfigError, Observation, State, step
+from venuepulse.queries.ops import alert_rules, alerts
+from venuepulse.queries.ops.alert_rules import AlertConfigError
+from venuepulse.queries.ops.alerts import Observation, State, step
 
 NOW = datetime(2026, 6, 17, 15, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -59,35 +60,35 @@ def snapshot(conn) -> dict:
 
 
 @pytest.mark.parametrize(("field", "call"), [
-    ("name", lambda: alerts.check_rule("Bad Name", "job_failed")),
-    ("kind", lambda: alerts.check_rule("r", "no_such_kind")),
-    ("window", lambda: alerts.check_rule("r", "query_p95_regression", {"window": "5 fortnights"})),
-    ("window", lambda: alerts.check_rule("r", "query_p95_regression", {"window": "10s"})),
-    ("factor", lambda: alerts.check_rule("r", "query_p95_regression", {"factor": "abc"})),
-    ("factor", lambda: alerts.check_rule("r", "query_p95_regression", {"factor": 0.5})),
-    ("min_calls", lambda: alerts.check_rule("r", "query_p95_regression", {"min_calls": 2.5})),
-    ("baseline", lambda: alerts.check_rule("r", "query_p95_regression", {"baseline": "yesterday"})),
-    ("min_rate", lambda: alerts.check_rule("r", "job_failed", {"min_rate": 0.1})),
-    ("min_rate", lambda: alerts.check_rule("r", "offer_conversion_drop", {})),
-    ("below_usual", lambda: alerts.check_rule("r", "offer_conversion_drop", {"below_usual": 2})),
-    ("jobs", lambda: alerts.check_rule("r", "job_not_run", {})),
-    ("jobs.expire_claims", lambda: alerts.check_rule("r", "job_not_run", {"jobs": {"expire_claims": "5s"}})),
-    ("sql", lambda: alerts.check_rule("r", "custom_sql", {"sql": "DELETE FROM venues"})),
-    ("sql", lambda: alerts.check_rule("r", "custom_sql", {"sql": "SELECT 1; DROP TABLE venues"})),
-    ("severity", lambda: alerts.check_rule("r", "job_failed", severity="page-me")),
-    ("pending", lambda: alerts.check_rule("r", "job_failed", pending="-5m")),
-    ("url", lambda: alerts.check_webhook("c", "ftp://example.test/hook")),
-    ("url", lambda: alerts.check_webhook("c", "https:///nohost")),
-    ("format", lambda: alerts.check_webhook("c", "https://example.test/h", fmt="xml")),
-    ("signing_secret", lambda: alerts.check_webhook("c", "https://example.test/h", signing_secret="short")),
-    ("timeout", lambda: alerts.check_webhook("c", "https://example.test/h", timeout_s="10m")),
-    ("host", lambda: alerts.check_email("c", host="bad host", sender="a@b.test", to=["c@d.test"])),
-    ("port", lambda: alerts.check_email("c", host="smtp.test", port=70000, sender="a@b.test", to=["c@d.test"])),
-    ("tls", lambda: alerts.check_email("c", host="smtp.test", tls="ssl3", sender="a@b.test", to=["c@d.test"])),
-    ("password", lambda: alerts.check_email("c", host="smtp.test", username="u", sender="a@b.test", to=["c@d.test"])),
-    ("from", lambda: alerts.check_email("c", host="smtp.test", sender="nobody", to=["c@d.test"])),
-    ("to", lambda: alerts.check_email("c", host="smtp.test", sender="a@b.test", to=[])),
-    ("to", lambda: alerts.check_email("c", host="smtp.test", sender="a@b.test", to=["not an address"])),
+    ("name", lambda: alert_rules.check_rule("Bad Name", "job_failed")),
+    ("kind", lambda: alert_rules.check_rule("r", "no_such_kind")),
+    ("window", lambda: alert_rules.check_rule("r", "query_p95_regression", {"window": "5 fortnights"})),
+    ("window", lambda: alert_rules.check_rule("r", "query_p95_regression", {"window": "10s"})),
+    ("factor", lambda: alert_rules.check_rule("r", "query_p95_regression", {"factor": "abc"})),
+    ("factor", lambda: alert_rules.check_rule("r", "query_p95_regression", {"factor": 0.5})),
+    ("min_calls", lambda: alert_rules.check_rule("r", "query_p95_regression", {"min_calls": 2.5})),
+    ("baseline", lambda: alert_rules.check_rule("r", "query_p95_regression", {"baseline": "yesterday"})),
+    ("min_rate", lambda: alert_rules.check_rule("r", "job_failed", {"min_rate": 0.1})),
+    ("min_rate", lambda: alert_rules.check_rule("r", "offer_conversion_drop", {})),
+    ("below_usual", lambda: alert_rules.check_rule("r", "offer_conversion_drop", {"below_usual": 2})),
+    ("jobs", lambda: alert_rules.check_rule("r", "job_not_run", {})),
+    ("jobs.expire_claims", lambda: alert_rules.check_rule("r", "job_not_run", {"jobs": {"expire_claims": "5s"}})),
+    ("sql", lambda: alert_rules.check_rule("r", "custom_sql", {"sql": "DELETE FROM venues"})),
+    ("sql", lambda: alert_rules.check_rule("r", "custom_sql", {"sql": "SELECT 1; DROP TABLE venues"})),
+    ("severity", lambda: alert_rules.check_rule("r", "job_failed", severity="page-me")),
+    ("pending", lambda: alert_rules.check_rule("r", "job_failed", pending="-5m")),
+    ("url", lambda: alert_rules.check_webhook("c", "ftp://example.test/hook")),
+    ("url", lambda: alert_rules.check_webhook("c", "https:///nohost")),
+    ("format", lambda: alert_rules.check_webhook("c", "https://example.test/h", fmt="xml")),
+    ("signing_secret", lambda: alert_rules.check_webhook("c", "https://example.test/h", signing_secret="short")),
+    ("timeout", lambda: alert_rules.check_webhook("c", "https://example.test/h", timeout_s="10m")),
+    ("host", lambda: alert_rules.check_email("c", host="bad host", sender="a@b.test", to=["c@d.test"])),
+    ("port", lambda: alert_rules.check_email("c", host="smtp.test", port=70000, sender="a@b.test", to=["c@d.test"])),
+    ("tls", lambda: alert_rules.check_email("c", host="smtp.test", tls="ssl3", sender="a@b.test", to=["c@d.test"])),
+    ("password", lambda: alert_rules.check_email("c", host="smtp.test", username="u", sender="a@b.test", to=["c@d.test"])),
+    ("from", lambda: alert_rules.check_email("c", host="smtp.test", sender="nobody", to=["c@d.test"])),
+    ("to", lambda: alert_rules.check_email("c", host="smtp.test", sender="a@b.test", to=[])),
+    ("to", lambda: alert_rules.check_email("c", host="smtp.test", sender="a@b.test", to=["not an address"])),
 ])
 def test_malformed_rules_and_channels_are_refused_naming_the_field(field, call):
     with pytest.raises(AlertConfigError) as err:
@@ -97,20 +98,20 @@ def test_malformed_rules_and_channels_are_refused_naming_the_field(field, call):
 
 
 def test_refusals_that_need_the_database_change_nothing(db, conn):
-    alerts.add_channel(db, alerts.check_webhook("hook", "https://example.test/h/secret-part"))
-    alerts.add_rule(db, alerts.check_rule("taken", "job_failed", {}, channels=["hook"]))
+    alert_rules.add_channel(db, alert_rules.check_webhook("hook", "https://example.test/h/secret-part"))
+    alert_rules.add_rule(db, alert_rules.check_rule("taken", "job_failed", {}, channels=["hook"]))
     before = snapshot(conn)
     attempts = [
-        ("name", lambda: alerts.add_rule(db, alerts.check_rule("taken", "counter_drift", {}))),
-        ("channel", lambda: alerts.add_rule(db, alerts.check_rule("r2", "job_failed", {}, channels=["nope"]))),
-        ("sql", lambda: alerts.add_rule(db, alerts.check_rule("r3", "custom_sql", {"sql": "SELECT * FROM no_such"}))),
+        ("name", lambda: alert_rules.add_rule(db, alert_rules.check_rule("taken", "counter_drift", {}))),
+        ("channel", lambda: alert_rules.add_rule(db, alert_rules.check_rule("r2", "job_failed", {}, channels=["nope"]))),
+        ("sql", lambda: alert_rules.add_rule(db, alert_rules.check_rule("r3", "custom_sql", {"sql": "SELECT * FROM no_such"}))),
         # a data-modifying CTE starts with WITH, and the READ ONLY transaction refuses it
-        ("sql", lambda: alerts.add_rule(db, alerts.check_rule(
+        ("sql", lambda: alert_rules.add_rule(db, alert_rules.check_rule(
             "r4", "custom_sql", {"sql": "WITH d AS (DELETE FROM venues RETURNING id) SELECT * FROM d"}))),
-        ("name", lambda: alerts.add_channel(db, alerts.check_webhook("hook", "https://example.test/other"))),
-        ("name", lambda: alerts.remove_channel(db, "hook")),  # a rule sends to it
-        ("name", lambda: alerts.remove_rule(db, "no-such-rule")),
-        ("name", lambda: alerts.mute_rule(db, "no-such-rule", NOW)),
+        ("name", lambda: alert_rules.add_channel(db, alert_rules.check_webhook("hook", "https://example.test/other"))),
+        ("name", lambda: alert_rules.remove_channel(db, "hook")),  # a rule sends to it
+        ("name", lambda: alert_rules.remove_rule(db, "no-such-rule")),
+        ("name", lambda: alert_rules.mute_rule(db, "no-such-rule", NOW)),
     ]
     for field, call in attempts:
         with pytest.raises(AlertConfigError) as err:
@@ -120,7 +121,7 @@ def test_refusals_that_need_the_database_change_nothing(db, conn):
 
 
 def test_a_custom_sql_rule_is_validated_and_fires_per_subject(db, conn):
-    alerts.add_rule(db, alerts.check_rule("big-venues", "custom_sql",
+    alert_rules.add_rule(db, alert_rules.check_rule("big-venues", "custom_sql",
                                           {"sql": "SELECT name AS subject, 'named ' || name AS summary FROM venues "
                                                   "WHERE name LIKE 'big%%'"}))
     assert alerts.test_rule(db, "big-venues", NOW) == []
@@ -134,11 +135,11 @@ def test_a_custom_sql_rule_is_validated_and_fires_per_subject(db, conn):
 
 
 def subjects(db, kind, params, now=NOW) -> list[str]:
-    alerts.add_rule(db, alerts.check_rule("r", kind, params))
+    alert_rules.add_rule(db, alert_rules.check_rule("r", kind, params))
     try:
         return [o.subject for o in alerts.test_rule(db, "r", now)]
     finally:
-        alerts.remove_rule(db, "r")
+        alert_rules.remove_rule(db, "r")
 
 
 def log(conn, name, ms, at):
@@ -231,14 +232,14 @@ def test_offer_conversion_below_a_rate_or_the_venues_usual(db, conn):
 
 
 def test_a_rule_whose_query_fails_keeps_its_state_and_says_why(db, conn):
-    alerts.add_rule(db, alerts.check_rule("flaky", "custom_sql", {"sql": "SELECT 1 AS x FROM venues"}))
+    alert_rules.add_rule(db, alert_rules.check_rule("flaky", "custom_sql", {"sql": "SELECT 1 AS x FROM venues"}))
     conn.execute("ALTER TABLE venues RENAME TO venues_gone")
     try:
         report = alerts.evaluate(db, now=NOW)
     finally:
         conn.execute("ALTER TABLE venues_gone RENAME TO venues")
     assert list(report.errors) == ["flaky"]
-    assert "venues" in alerts.list_rules(db, "flaky")[0]["last_error"]
+    assert "venues" in alert_rules.list_rules(db, "flaky")[0]["last_error"]
 
 
 # -- access ----------------------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ def test_a_rule_whose_query_fails_keeps_its_state_and_says_why(db, conn):
 def test_the_dashboard_reader_reads_alerts_but_never_a_channel_secret(db, db_url):
     from venuepulse.queries.access.roles import ensure_login_roles
 
-    alerts.add_channel(db, alerts.check_webhook("hook", "https://example.test/hooks/T000/SECRET-PATH",
+    alert_rules.add_channel(db, alert_rules.check_webhook("hook", "https://example.test/hooks/T000/SECRET-PATH",
                                                 signing_secret="s" * 32))
     roles = ensure_login_roles(db_url)
     with psycopg.connect(roles["reader_url"]) as c:

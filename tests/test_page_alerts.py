@@ -13,7 +13,7 @@ from tests.fixtures.clock import within_one_utc_day
 from tests.fixtures.pages import metric, table_with, texts
 from tests.fixtures.receivers import WebhookReceiver
 from venuepulse.dashboard.views import pages_for
-from venuepulse.queries.ops import alerts, outbox
+from venuepulse.queries.ops import alert_rules, alerts, outbox
 
 NOW = datetime(2026, 6, 17, 15, 0, tzinfo=UTC)
 
@@ -25,10 +25,10 @@ def alerting(db, conn):
     up, down = WebhookReceiver().start(), WebhookReceiver().start()
     down.stop()
     try:
-        alerts.add_channel(db, alerts.check_webhook("up", up.url))
-        alerts.add_channel(db, alerts.check_webhook("down", down.url))
-        alerts.add_rule(db, alerts.check_rule("jobs-failing", "job_failed", {}, severity="critical"))
-        alerts.add_rule(db, alerts.check_rule("drift", "counter_drift", {}, channels=["up"]))
+        alert_rules.add_channel(db, alert_rules.check_webhook("up", up.url))
+        alert_rules.add_channel(db, alert_rules.check_webhook("down", down.url))
+        alert_rules.add_rule(db, alert_rules.check_rule("jobs-failing", "job_failed", {}, severity="critical"))
+        alert_rules.add_rule(db, alert_rules.check_rule("drift", "counter_drift", {}, channels=["up"]))
         conn.execute("INSERT INTO job_runs (job_name, started_at, finished_at, status, error) VALUES "
                      "('refresh_venue_stats', %s, %s, 'failed', 'boom')", (NOW - timedelta(minutes=2), NOW))
         alerts.evaluate(db, now=NOW)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from venuepulse.queries.core.runner import Database
-from venuepulse.queries.ops.alerts import KINDS, kinds_for_page
+from venuepulse.queries.ops.alert_rules import KINDS, kinds_for_page
 
 LIMIT = 1_000
 
