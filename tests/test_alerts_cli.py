@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fixtures.alerts import snapshot
 from tests.fixtures.receivers import SmtpReceiver, WebhookReceiver
-from tests.test_alerts_rules import snapshot
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from tests.fixtures.alerts import TABLES, snapshot
 from tests.fixtures.rows import add_claim, add_offer, add_users, add_venue
 from venuepulse.queries.ops import alert_rules, alerts
 from venuepulse.queries.ops.alert_rules import AlertConfigError
@@ -16,8 +17,6 @@ from venuepulse.queries.ops.alerts import Observation, State, step
 
 NOW = datetime(2026, 6, 17, 15, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
-TABLES = ("alert_rules", "alert_rule_channels", "alert_channels", "alert_states", "alert_events",
-          "notification_outbox", "notification_attempts", "venuepulse_secrets.channel_secrets")
 
 
 # -- the state machine -----------------------------------------------------------------------------------
@@ -52,11 +51,6 @@ def test_a_resolved_alert_that_returns_is_a_new_episode():
 
 
 # -- refusals --------------------------------------------------------------------------------------------
-
-
-def snapshot(conn) -> dict:
-    return {t: conn.execute(f"SELECT coalesce(json_agg(t ORDER BY t::text), '[]') FROM {t} t").fetchone()[0]
-            for t in TABLES}
 
 
 @pytest.mark.parametrize(("field", "call"), [
