@@ -52,7 +52,8 @@ SELECT venues_fixed, offers_fixed, interactions_upserted, interactions_deleted F
 
 -- name: seed.refresh_venue_stats --
 -- kind: maintenance
-SELECT refresh_venue_stats()
+-- In full: the load did not capture its rows as changes (docs/rollups.md).
+SELECT refresh_venue_stats(true)
 
 -- name: seed.analyze --
 -- kind: maintenance
