@@ -102,7 +102,8 @@ def venue_by_category(db) -> pd.DataFrame:
 
 
 def pair_summary(db, *, category: str | None = None) -> dict[str, Any]:
-    """pairs, users, venues, min_score, p50, p90, p99, max_score, mean_score, last_interaction_at, as_of."""
+    """pairs, users, venues, min_score, p50, p90, p99, max_score, mean_score, as_of (now: the pair rollups
+    plus the pairs changed since their last fold are exact and current)."""
     row = db.one("engagement.pair_summary", {"category": _category(category, VENUE_CATEGORIES)})
     return _float_summary(row)
 

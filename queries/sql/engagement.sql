@@ -44,35 +44,122 @@ FROM venue_stats_visible
 GROUP BY category
 ORDER BY total_score DESC, category
 
--- name: engagement.pair_summary --
-SELECT count(*)::bigint AS pairs,
-       count(DISTINCT vi.user_id)::bigint AS users,
-       count(DISTINCT vi.venue_id)::bigint AS venues,
-       min(vi.engagement_score)::float8 AS min_score,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY vi.engagement_score) AS p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY vi.engagement_score) AS p90,
-       percentile_cont(0.99) WITHIN GROUP (ORDER BY vi.engagement_score) AS p99,
-       max(vi.engagement_score)::float8 AS max_score,
-       avg(vi.engagement_score)::float8 AS mean_score,
-       max(vi.last_interaction_at) AS last_interaction_at,
-       now() AS as_of
-FROM venue_interactions vi
-JOIN venues v ON v.id = vi.venue_id
-WHERE (%(category)s::text IS NULL OR v.category = %(category)s::text)
+-- User-venue engagement comes from the pair rollups (migration 0007): score histogram, users and venues
+-- per venue category ('' = all), plus the pairs changed since their last fold (the live tail of
+-- rollup_log), so the numbers are those of venue_interactions now.  A venue that changed category since
+-- that fold moves all its pairs: then the numbers are counted from venue_interactions directly.
 
--- name: engagement.pair_histogram --
-WITH s AS (
-  SELECT vi.engagement_score::numeric AS score
+-- name: engagement.pair_summary --
+WITH c AS (SELECT coalesce(%(category)s::text, '') AS c),
+snap AS (SELECT snap FROM rollup_consumers WHERE consumer = 'pairs'),
+tail AS (
+  SELECT coalesce(v.category::text, pv.category) AS category, l.venue_id, l.user_id, l.n AS score, l.sign
+  FROM rollup_log l
+  LEFT JOIN venues v ON v.id = l.venue_id
+  LEFT JOIN rollup_pair_venues pv ON pv.venue_id = l.venue_id
+  WHERE l.src = 'p' AND NOT pg_visible_in_snapshot(l.xid, (SELECT snap FROM snap))
+),
+mine AS (SELECT t.* FROM tail t, c WHERE t.category IS NOT NULL AND (c.c = '' OR t.category = c.c)),
+recategorized AS (
+  SELECT EXISTS (SELECT 1 FROM rollup_log l
+                 WHERE l.src = 'v' AND NOT pg_visible_in_snapshot(l.xid, (SELECT snap FROM snap))
+                 GROUP BY l.venue_id HAVING count(DISTINCT l.k) > 1) AS yes
+),
+h AS (
+  SELECT x.score, sum(x.pairs) AS pairs
+  FROM (SELECT s.score, s.pairs FROM rollup_pair_scores s, c WHERE s.category = c.c
+        UNION ALL SELECT m.score, m.sign FROM mine m) x
+  GROUP BY x.score HAVING sum(x.pairs) <> 0
+),
+hc AS (SELECT h.score, h.pairs, sum(h.pairs) OVER (ORDER BY h.score) AS cum FROM h),
+n AS (SELECT coalesce(sum(pairs), 0) AS n, sum(score::numeric * pairs) AS total FROM h),
+q AS (
+  SELECT q.q, q.q * (n.n - 1) AS pos,
+         (SELECT min(hc.score) FROM hc WHERE hc.cum > floor(q.q * (n.n - 1))) AS lo,
+         (SELECT min(hc.score) FROM hc WHERE hc.cum > ceil(q.q * (n.n - 1))) AS hi
+  FROM (VALUES (0.5), (0.9), (0.99)) AS q(q), n WHERE n.n > 0
+),
+pct AS (
+  SELECT q.q, (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 AS v FROM q
+),
+user_n AS (
+  SELECT coalesce((SELECT t.users FROM rollup_pair_totals t, c WHERE t.category = c.c), 0)
+         + coalesce((SELECT sum((coalesce(u.pairs, 0) + d.d > 0)::int - (coalesce(u.pairs, 0) > 0)::int)
+                     FROM (SELECT m.user_id, sum(m.sign) AS d FROM mine m GROUP BY m.user_id) d
+                     CROSS JOIN c
+                     LEFT JOIN rollup_pair_users u ON u.category = c.c AND u.user_id = d.user_id), 0) AS n
+),
+venue_n AS (
+  SELECT coalesce((SELECT t.venues FROM rollup_pair_totals t, c WHERE t.category = c.c), 0)
+         + coalesce((SELECT sum((coalesce(pv.pairs, 0) + d.d > 0)::int - (coalesce(pv.pairs, 0) > 0)::int)
+                     FROM (SELECT m.venue_id, sum(m.sign) AS d FROM mine m GROUP BY m.venue_id) d
+                     LEFT JOIN rollup_pair_venues pv ON pv.venue_id = d.venue_id), 0) AS n
+),
+fast AS (
+  SELECT n.n::bigint AS pairs, (SELECT n FROM user_n)::bigint AS users, (SELECT n FROM venue_n)::bigint AS venues,
+         (SELECT min(score) FROM h)::float8 AS min_score,
+         (SELECT v FROM pct WHERE q = 0.5) AS p50,
+         (SELECT v FROM pct WHERE q = 0.9) AS p90,
+         (SELECT v FROM pct WHERE q = 0.99) AS p99,
+         (SELECT max(score) FROM h)::float8 AS max_score,
+         (n.total / nullif(n.n, 0))::float8 AS mean_score,
+         now() AS as_of
+  FROM n
+),
+counted AS (
+  SELECT count(*)::bigint AS pairs,
+         count(DISTINCT vi.user_id)::bigint AS users,
+         count(DISTINCT vi.venue_id)::bigint AS venues,
+         min(vi.engagement_score)::float8 AS min_score,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY vi.engagement_score) AS p50,
+         percentile_cont(0.9) WITHIN GROUP (ORDER BY vi.engagement_score) AS p90,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY vi.engagement_score) AS p99,
+         max(vi.engagement_score)::float8 AS max_score,
+         avg(vi.engagement_score)::float8 AS mean_score,
+         now() AS as_of
   FROM venue_interactions vi
   JOIN venues v ON v.id = vi.venue_id
   WHERE (%(category)s::text IS NULL OR v.category = %(category)s::text)
+    AND (SELECT yes FROM recategorized)
+)
+SELECT * FROM fast WHERE NOT (SELECT yes FROM recategorized)
+UNION ALL
+SELECT * FROM counted
+
+-- name: engagement.pair_histogram --
+WITH c AS (SELECT coalesce(%(category)s::text, '') AS c),
+snap AS (SELECT snap FROM rollup_consumers WHERE consumer = 'pairs'),
+recategorized AS (
+  SELECT EXISTS (SELECT 1 FROM rollup_log l
+                 WHERE l.src = 'v' AND NOT pg_visible_in_snapshot(l.xid, (SELECT snap FROM snap))
+                 GROUP BY l.venue_id HAVING count(DISTINCT l.k) > 1) AS yes
+),
+s AS (
+  SELECT x.score::numeric AS score, sum(x.pairs) AS pairs
+  FROM (SELECT r.score, r.pairs FROM rollup_pair_scores r, c WHERE r.category = c.c AND NOT (SELECT yes FROM recategorized)
+        UNION ALL
+        SELECT l.n, l.sign
+        FROM rollup_log l
+        LEFT JOIN venues v ON v.id = l.venue_id
+        LEFT JOIN rollup_pair_venues pv ON pv.venue_id = l.venue_id
+        CROSS JOIN c
+        WHERE l.src = 'p' AND NOT pg_visible_in_snapshot(l.xid, (SELECT snap FROM snap))
+          AND NOT (SELECT yes FROM recategorized)
+          AND coalesce(v.category::text, pv.category) IS NOT NULL
+          AND (c.c = '' OR coalesce(v.category::text, pv.category) = c.c)
+        UNION ALL
+        SELECT vi.engagement_score, 1
+        FROM venue_interactions vi JOIN venues v ON v.id = vi.venue_id
+        WHERE (SELECT yes FROM recategorized)
+          AND (%(category)s::text IS NULL OR v.category = %(category)s::text)) x
+  GROUP BY 1 HAVING sum(x.pairs) <> 0
 ),
 w AS (
   SELECT greatest(ceil((max(score) + 1) / %(buckets)s::numeric), 1)::numeric AS width FROM s
 )
 SELECT (floor(s.score / w.width) * w.width)::float8 AS bucket_start,
        ((floor(s.score / w.width) + 1) * w.width)::float8 AS bucket_end,
-       count(*)::bigint AS pairs
+       sum(s.pairs)::bigint AS pairs
 FROM s CROSS JOIN w
 GROUP BY 1, 2
 ORDER BY 1
@@ -115,31 +202,44 @@ ORDER BY rank
 -- Per category and channel, notifications created in [from, to): sent = the channel was asked for
 -- (channels->channel is true); delivered = sent and delivered_at has a time for the channel; read /
 -- clicked = delivered on the channel and read / clicked (read and click belong to the notification, so
--- one delivered on two channels counts under both).
-WITH n AS (
-  SELECT n.category, n.channels, coalesce(n.delivered_at, '{}'::jsonb) AS delivered_at, n.read, n.clicked
-  FROM notifications n
-  WHERE n.created_at >= %(from)s AND n.created_at < %(to)s
-    AND (%(category)s::text IS NULL OR n.category = %(category)s::text)
+-- one delivered on two channels counts under both).  Whole UTC days come from
+-- rollup_notifications_daily, the notifications changed since its last fold from rollup_log, the parts
+-- of days at either end of the range from the notifications themselves (vp_notification_images defines
+-- the flags for all three).
+WITH p AS (
+  SELECT %(from)s::timestamptz AS a, %(to)s::timestamptz AS b,
+         vp_ceil_bucket('day', %(from)s::timestamptz) AS lo,
+         greatest(date_trunc('day', %(to)s::timestamptz, 'UTC'), vp_ceil_bucket('day', %(from)s::timestamptz)) AS hi
 ),
-per AS (
-  SELECT n.category, ch.channel,
-         n.channels -> ch.channel = 'true'::jsonb AS sent,
-         n.channels -> ch.channel = 'true'::jsonb
-           AND jsonb_typeof(n.delivered_at -> ch.channel) = 'string' AS delivered,
-         n.read, n.clicked
-  FROM n
-  CROSS JOIN LATERAL (SELECT jsonb_object_keys(n.channels) AS channel) ch
+x AS (
+  SELECT r.category, r.channel, r.sent, r.delivered, r.read, r.clicked
+  FROM rollup_notifications_daily r, p
+  WHERE r.bucket >= p.lo AND r.bucket < p.hi AND r.channel <> ''
+  UNION ALL
+  SELECT l.k, l.ch, l.sign * (l.bits & 1 <> 0)::int, l.sign * (l.bits & 2 <> 0)::int,
+         l.sign * (l.bits & 4 <> 0)::int, l.sign * (l.bits & 8 <> 0)::int
+  FROM rollup_log l, p
+  WHERE l.src = 'n' AND l.ch <> '' AND l.t1 >= p.lo AND l.t1 < p.hi
+    AND NOT pg_visible_in_snapshot(l.xid, (SELECT c.snap FROM rollup_consumers c WHERE c.consumer = 'activity'))
+  UNION ALL
+  SELECT n.category, i.ch, (i.bits & 1 <> 0)::int, (i.bits & 2 <> 0)::int, (i.bits & 4 <> 0)::int,
+         (i.bits & 8 <> 0)::int
+  FROM notifications n
+  CROSS JOIN p
+  CROSS JOIN LATERAL vp_notification_images(n.channels, n.delivered_at, n.read, n.clicked) i
+  WHERE i.ch <> ''
+    AND ((n.created_at >= p.a AND n.created_at < p.lo) OR (n.created_at >= p.hi AND n.created_at < p.b))
 )
 SELECT category, channel,
-       count(*) FILTER (WHERE sent)::bigint AS sent,
-       count(*) FILTER (WHERE delivered)::bigint AS delivered,
-       count(*) FILTER (WHERE delivered AND read)::bigint AS read,
-       count(*) FILTER (WHERE delivered AND clicked)::bigint AS clicked
-FROM per
-WHERE (%(channel)s::text IS NULL OR channel = %(channel)s::text)
+       sum(sent)::bigint AS sent,
+       sum(delivered)::bigint AS delivered,
+       sum(read)::bigint AS read,
+       sum(clicked)::bigint AS clicked
+FROM x
+WHERE (%(category)s::text IS NULL OR category = %(category)s::text)
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s::text)
 GROUP BY category, channel
-HAVING count(*) FILTER (WHERE sent) > 0
+HAVING sum(sent) > 0
 ORDER BY category, channel
 
 -- name: engagement.notification_categories --

@@ -53,7 +53,10 @@ LIMIT %(limit)s
 
 -- name: offers.funnel --
 -- One row per offer of the period (offer_id set) plus one total row across them (offer_id NULL).
--- Across offers, "unique users" are (user, offer) pairs and the counters are sums.
+-- Across offers, "unique users" are (user, offer) pairs and the counters are sums.  The ordered funnel
+-- of an offer comes from rollup_offer_funnel (its users per step and every time to claim and to
+-- redeem, so percentiles across offers stay exact); an offer changed since the last fold (or never
+-- folded) is counted from its events with offer_funnel_users instead.
 WITH sel AS (
   SELECT o.id, o.title, o.start_time, o.end_time, o.push_recipient_count, o.view_count, o.click_count,
          o.claimed_count, o.redeemed_count, now() < o.end_time AS window_open
@@ -62,22 +65,54 @@ WITH sel AS (
     AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
     AND (%(offer_id)s::uuid IS NULL OR o.id = %(offer_id)s::uuid)
 ),
+changed AS (
+  SELECT DISTINCT l.offer_id FROM rollup_log l
+  WHERE l.src IN ('e', 'k', 'o') AND l.offer_id IS NOT NULL
+    AND NOT pg_visible_in_snapshot(l.xid, (SELECT c.snap FROM rollup_consumers c WHERE c.consumer = 'activity'))
+),
+live AS (
+  SELECT s.id FROM sel s
+  WHERE s.id IN (SELECT offer_id FROM changed)
+     OR NOT EXISTS (SELECT 1 FROM rollup_offer_funnel r WHERE r.offer_id = s.id)
+),
+per_offer AS (
+  SELECT r.offer_id, r.viewed_users, r.clicked_users, r.claimed_users, r.redeemed_users,
+         r.claim_seconds, r.redeem_seconds, r.claim_p50_s, r.claim_p90_s, r.redeem_p50_s, r.redeem_p90_s
+  FROM sel s JOIN rollup_offer_funnel r ON r.offer_id = s.id
+  WHERE s.id NOT IN (SELECT id FROM live)
+  UNION ALL
+  SELECT f.offer_id, count(*), count(f.first_click), count(f.claimed_at), count(f.redeemed_at),
+         coalesce(array_agg(extract(epoch FROM f.claimed_at - f.first_view)::float8)
+                    FILTER (WHERE f.claimed_at IS NOT NULL), '{}'),
+         coalesce(array_agg(extract(epoch FROM f.redeemed_at - f.claimed_at)::float8)
+                    FILTER (WHERE f.redeemed_at IS NOT NULL), '{}'),
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.claimed_at - f.first_view)),
+         percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM f.claimed_at - f.first_view)),
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.redeemed_at - f.claimed_at)),
+         percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM f.redeemed_at - f.claimed_at))
+  FROM live
+  CROSS JOIN LATERAL offer_funnel_users('-infinity', 'infinity', NULL, live.id) f
+  GROUP BY f.offer_id
+),
+-- across offers: every counted user's time once (per offer, the kept percentiles)
+total_pct AS (
+  SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t.v) AS p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY t.v) AS p90
+  FROM per_offer p, unnest(p.claim_seconds) AS t(v)
+),
+total_rpct AS (
+  SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t.v) AS p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY t.v) AS p90
+  FROM per_offer p, unnest(p.redeem_seconds) AS t(v)
+),
 users_agg AS (
-  SELECT offer_id, GROUPING(offer_id) = 1 AS is_total,
-         count(*) AS viewed_users,
-         count(first_click) AS clicked_users,
-         count(claimed_at) AS claimed_users,
-         count(redeemed_at) AS redeemed_users,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM claimed_at - first_view))
-           AS time_to_claim_p50_s,
-         percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM claimed_at - first_view))
-           AS time_to_claim_p90_s,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM redeemed_at - claimed_at))
-           AS time_to_redeem_p50_s,
-         percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM redeemed_at - claimed_at))
-           AS time_to_redeem_p90_s
-  FROM offer_funnel_users(%(from)s, %(to)s, %(venue_id)s::uuid, %(offer_id)s::uuid)
-  GROUP BY GROUPING SETS ((offer_id), ())
+  SELECT p.offer_id, false AS is_total, p.viewed_users, p.clicked_users, p.claimed_users, p.redeemed_users,
+         p.claim_p50_s AS time_to_claim_p50_s, p.claim_p90_s AS time_to_claim_p90_s,
+         p.redeem_p50_s AS time_to_redeem_p50_s, p.redeem_p90_s AS time_to_redeem_p90_s
+  FROM per_offer p
+  UNION ALL
+  SELECT NULL, true, sum(p.viewed_users), sum(p.clicked_users), sum(p.claimed_users), sum(p.redeemed_users),
+         (SELECT p50 FROM total_pct), (SELECT p90 FROM total_pct), (SELECT p50 FROM total_rpct),
+         (SELECT p90 FROM total_rpct)
+  FROM per_offer p
 ),
 counters AS (
   SELECT id AS offer_id, title, GROUPING(id) = 1 AS is_total,
@@ -112,18 +147,59 @@ SELECT c.offer_id,
        u.time_to_redeem_p90_s,
        now() AS as_of
 FROM counters c
-LEFT JOIN users_agg u ON u.is_total = c.is_total AND u.offer_id IS NOT DISTINCT FROM c.offer_id
+-- a hashable key (IS NOT DISTINCT FROM would compare every offer with every other)
+LEFT JOIN users_agg u ON u.is_total = c.is_total
+ AND coalesce(u.offer_id, '00000000-0000-0000-0000-000000000000') = coalesce(c.offer_id, '00000000-0000-0000-0000-000000000000')
 ORDER BY c.is_total, c.offer_id
 
 -- name: offers.conversion_by_day --
 -- The same ordered funnel, grouped by the UTC day of each (user, offer) pair's first view, for first
--- views inside [from, to): of the users who first saw an offer that day, how many went on.
-SELECT (date_trunc('day', first_view AT TIME ZONE 'UTC'))::date AS day,
-       count(*)::bigint AS viewed_users,
-       count(first_click)::bigint AS clicked_users,
-       count(claimed_at)::bigint AS claimed_users,
-       count(redeemed_at)::bigint AS redeemed_users
-FROM offer_funnel_users(%(from)s, %(to)s, %(venue_id)s::uuid, %(offer_id)s::uuid)
-WHERE first_view >= %(from)s AND first_view < %(to)s
-GROUP BY 1
-ORDER BY 1
+-- views inside [from, to): of the users who first saw an offer that day, how many went on.  For whole
+-- UTC days (what the page asks) the folded offers come from rollup_offer_days and the offers changed
+-- since the last fold from their events; any other range is counted from the events.
+WITH p AS (
+  SELECT %(from)s::timestamptz AS a, %(to)s::timestamptz AS b,
+         %(from)s::timestamptz = date_trunc('day', %(from)s::timestamptz, 'UTC')
+         AND %(to)s::timestamptz = date_trunc('day', %(to)s::timestamptz, 'UTC') AS whole_days
+),
+sel AS (
+  SELECT o.id FROM flash_offers o
+  WHERE o.start_time < %(to)s AND o.end_time > %(from)s
+    AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
+    AND (%(offer_id)s::uuid IS NULL OR o.id = %(offer_id)s::uuid)
+),
+changed AS (
+  SELECT DISTINCT l.offer_id FROM rollup_log l
+  WHERE l.src IN ('e', 'k', 'o') AND l.offer_id IS NOT NULL
+    AND NOT pg_visible_in_snapshot(l.xid, (SELECT c.snap FROM rollup_consumers c WHERE c.consumer = 'activity'))
+),
+live AS (
+  SELECT s.id FROM sel s
+  WHERE s.id IN (SELECT offer_id FROM changed)
+     OR NOT EXISTS (SELECT 1 FROM rollup_offer_funnel r WHERE r.offer_id = s.id)
+),
+x AS (
+  SELECT (d.bucket AT TIME ZONE 'UTC')::date AS day, d.viewed_users, d.clicked_users, d.claimed_users,
+         d.redeemed_users
+  FROM sel s JOIN rollup_offer_days d ON d.offer_id = s.id, p
+  WHERE p.whole_days AND s.id NOT IN (SELECT id FROM live) AND d.bucket >= p.a AND d.bucket < p.b
+  UNION ALL
+  SELECT (date_trunc('day', f.first_view AT TIME ZONE 'UTC'))::date, 1, (f.first_click IS NOT NULL)::int,
+         (f.claimed_at IS NOT NULL)::int, (f.redeemed_at IS NOT NULL)::int
+  FROM live CROSS JOIN LATERAL offer_funnel_users('-infinity', 'infinity', NULL, live.id) f, p
+  WHERE p.whole_days AND f.first_view >= p.a AND f.first_view < p.b
+  UNION ALL
+  SELECT (date_trunc('day', f.first_view AT TIME ZONE 'UTC'))::date, 1, (f.first_click IS NOT NULL)::int,
+         (f.claimed_at IS NOT NULL)::int, (f.redeemed_at IS NOT NULL)::int
+  FROM p, offer_funnel_users(%(from)s, %(to)s, %(venue_id)s::uuid, %(offer_id)s::uuid) f
+  WHERE NOT p.whole_days AND f.first_view >= p.a AND f.first_view < p.b
+)
+SELECT day,
+       sum(viewed_users)::bigint AS viewed_users,
+       sum(clicked_users)::bigint AS clicked_users,
+       sum(claimed_users)::bigint AS claimed_users,
+       sum(redeemed_users)::bigint AS redeemed_users
+FROM x
+GROUP BY day
+HAVING sum(viewed_users) > 0
+ORDER BY day
