@@ -20,6 +20,7 @@ SCOPED_READS = {  # what an owner may select, and the column that names the venu
     "venues": "id", "venue_owners": "venue_id", "flash_offers": "venue_id", "check_ins": "venue_id",
     "reviews": "venue_id", "favorites": "venue_id", "collection_venues": "venue_id", "event_stream": "venue_id",
     "venue_interactions": "venue_id", "notifications": "venue_id", "venue_stats_visible": "venue_id",
+    "venue_counter_shards": "venue_id",
 }
 
 CRAFTED = [
@@ -436,7 +437,7 @@ def test_downgrade_removes_this_databases_access_objects_but_keeps_the_shared_ro
         assert c.execute("SELECT to_regnamespace('venuepulse_auth')").fetchone()[0] is None
         assert c.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'venuepulse_%'").fetchone()[0] >= 6
     with psycopg.connect(db_url) as c:  # another database on the server still relies on them
-        assert c.execute("SELECT count(*) FROM pg_policies WHERE policyname = 'vp_venue_scope'").fetchone()[0] == 11
+        assert c.execute("SELECT count(*) FROM pg_policies WHERE policyname = 'vp_venue_scope'").fetchone()[0] == 12
 
 
 def test_the_dashboard_reads_as_the_reader_and_records_its_timings_through_the_recorder(roles, conn):

@@ -56,7 +56,7 @@ def test_32_parallel_check_ins_to_one_venue_keep_exact_counters(db_url, conn):
     users = _users(conn, 32, "k")
     venue = _venue(conn)
     _in_parallel(db_url, [("SELECT check_in(%s, %s)", (u, venue)) for u in users])
-    assert conn.execute("SELECT active_check_in_count, total_check_in_count FROM venues WHERE id = %s",
+    assert conn.execute("SELECT v.active_check_in_count, v.total_check_in_count FROM venues v WHERE id = %s",
                         (venue,)).fetchone() == (32, 32)
     s = recount.snapshot(conn)
     assert recount.stored_venue_interactions(conn) == recount.venue_interactions(s)
@@ -82,3 +82,52 @@ def test_parallel_views_and_clicks_are_all_counted(db_url, conn):
              for i, u in enumerate(users)]
     _in_parallel(db_url, calls)
     assert conn.execute("SELECT view_count, click_count FROM flash_offers").fetchone() == (16, 8)
+
+
+def test_32_clients_checking_in_out_moving_and_deleting_at_one_hot_venue_end_with_exact_counters(db_url, conn):
+    """A fixed number of operations per client, all on one venue's check-ins: check-ins, check-outs, moves
+    to another partition (row movement), moves to another venue and deletes, racing each other; then every
+    counter equals its recount."""
+    import random
+
+    users = _users(conn, 32, "h")
+    hot, other = _venue(conn, "hot"), _venue(conn, "other")
+    conn.execute("SELECT count(*) FROM vp_ensure_partitions('check_ins', now() - interval '100 days', now())")
+    pick = "(SELECT id FROM check_ins WHERE venue_id = %s ORDER BY random() LIMIT 1)"
+    ops = {
+        "check_in": ("SELECT check_in(%s, %s)", lambda u: (u, hot)),
+        "check_out": ("UPDATE check_ins SET is_active = false, checked_out_at = now()"
+                      " WHERE user_id = %s AND is_active AND venue_id = %s", lambda u: (u, hot)),
+        "move_partition": ("UPDATE check_ins SET checked_in_at = checked_in_at - interval '31 days',"
+                           " checked_out_at = checked_out_at - interval '31 days' WHERE id = " + pick,
+                           lambda u: (hot,)),
+        "move_venue": (f"UPDATE check_ins SET venue_id = %s WHERE id = {pick}", lambda u: (other, hot)),
+        "delete": (f"DELETE FROM check_ins WHERE id = {pick}", lambda u: (hot,)),
+    }
+    weights = {"check_in": 10, "check_out": 3, "move_partition": 3, "move_venue": 1, "delete": 2}
+    per_client = 25
+    barrier = threading.Barrier(len(users))
+    failures: list[str] = []
+
+    def client(i: int, user) -> None:
+        rng = random.Random(i)
+        with psycopg.connect(db_url, autocommit=True) as c:
+            barrier.wait()
+            for _ in range(per_client):
+                kind = rng.choices(list(weights), weights=list(weights.values()))[0]
+                sql, params = ops[kind]
+                try:
+                    c.execute(sql, params(user))
+                except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+                    failures.append(type(exc).__name__)  # rolled back whole: the counters must still match
+
+    with ThreadPoolExecutor(max_workers=len(users)) as pool:
+        list(pool.map(lambda a: client(*a), enumerate(users)))
+
+    assert conn.execute("SELECT count(*) FROM check_ins").fetchone()[0] > 0
+    s = recount.snapshot(conn)
+    assert recount.stored_venue_counters(conn) == recount.venue_counters(s)
+    assert recount.stored_venue_interactions(conn) == recount.venue_interactions(s)
+    assert conn.execute("SELECT count(*) FROM event_stream WHERE event_type = 'check_in'").fetchone()[0] \
+        == len(s["check_ins"])
+    assert conn.execute("SELECT * FROM vp_recompute_denormalized()").fetchone() == (0, 0, 0, 0)

@@ -31,7 +31,7 @@ BAD_ROWS = [
                          f" VALUES ('{VENUE}', 't', 'd', 3, '2026-01-01', '2026-01-01')"),
     ("negative radius", f"UPDATE flash_offers SET radius_miles = -1 WHERE id = '{OFFER}'"),
     ("claims over max", f"UPDATE flash_offers SET claimed_count = 6 WHERE id = '{OFFER}'"),
-    ("negative counter", f"UPDATE venues SET total_check_in_count = -1 WHERE id = '{VENUE}'"),
+    ("negative click count", f"UPDATE flash_offers SET click_count = -1 WHERE id = '{OFFER}'"),
     ("negative view count", f"UPDATE flash_offers SET view_count = -1 WHERE id = '{OFFER}'"),
     ("unknown event visibility", f"INSERT INTO event_stream (event_type, category, user_id, visibility)"
                                  f" VALUES ('check_in', 'social', '{USER}', 'everyone')"),

@@ -31,10 +31,12 @@ def db(db_url):
 # -- refresh_venue_stats ---------------------------------------------------------------------------------
 
 
-def test_refresh_brings_venue_stats_current_with_the_changes_since_the_last(conn, db):
+def test_refresh_populates_an_unpopulated_view_then_refreshes_concurrently(conn, db):
     v = venue(conn)
     u = user(conn)
     check_in(conn, u, v)
+    conn.execute("REFRESH MATERIALIZED VIEW venue_stats WITH NO DATA")
+    assert jobs_health.view_freshness(db)["populated"] is False
 
     first = maintenance.refresh_venue_stats(db)
     assert first.rows == 1
@@ -206,7 +208,8 @@ def test_corrupted_counters_are_repaired_and_the_drift_recorded(conn, db):
     a, b, c = w["users"]
     assert _all_true(conn)
     start = now() - timedelta(seconds=1)
-    conn.execute("UPDATE venues SET total_check_in_count = 40, active_check_in_count = 7 WHERE id = %s", (v1,))
+    # the stored part of the venue counters is the sharded total: a bogus shard drifts it to 40
+    conn.execute("INSERT INTO venue_counter_shards (venue_id, shard, total_check_ins) VALUES (%s, 99, 38)", (v1,))
     conn.execute("UPDATE flash_offers SET claimed_count = 9, view_count = 0 WHERE id = %s", (w["offer"],))
     conn.execute("UPDATE venue_interactions SET check_in_count = 12 WHERE user_id = %s AND venue_id = %s", (a, v2))
     conn.execute("DELETE FROM venue_interactions WHERE user_id = %s AND venue_id = %s", (b, v1))
@@ -244,7 +247,8 @@ def test_corrupted_counters_are_repaired_and_the_drift_recorded(conn, db):
 
 def test_reconcile_without_repair_only_records(conn, db):
     w = _world(conn)
-    conn.execute("UPDATE venues SET total_check_in_count = 40 WHERE id = %s", (w["venues"][0],))
+    conn.execute("INSERT INTO venue_counter_shards (venue_id, shard, total_check_ins) VALUES (%s, 99, 38)",
+                 (w["venues"][0],))
     out = maintenance.reconcile_counters(db, repair=False)
     assert out.details["venue_counters"] == {"drifted": 1, "repaired": 0, "recorded": 1}
     assert not _all_true(conn)

@@ -151,5 +151,5 @@ def test_review_check_in_trigger_drifts_where_ours_stays_exact(conn):
     history("check_ins", va, vb, lambda v: conn.execute(
         "INSERT INTO check_ins (user_id, venue_id, checked_in_at) VALUES (%s, %s, clock_timestamp())", (user, v)))
     ours = dict((r[0], r[1:]) for r in conn.execute(
-        "SELECT id, active_check_in_count, total_check_in_count FROM venues").fetchall())
+        "SELECT v.id, v.active_check_in_count, v.total_check_in_count FROM venues v").fetchall())
     assert ours == {va: (0, 0), vb: (1, 1)}

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -98,21 +99,43 @@ def app_rows(url: str) -> dict[str, Any]:
 
 # -- writes through pgbench ----------------------------------------------------------------------------
 
+_USER = "(SELECT id FROM vp_bench_users WHERE n = :u)"
+_VENUE = "(SELECT id FROM vp_bench_venues WHERE n = :v)"
+_OFFER = "(SELECT id FROM vp_bench_offers WHERE n = :o)"
+_PICK = "\\set u random(1, :nusers)\n\\set v random(1, :nvenues)\n\\set o random(1, :noffers)\n"
+
 SCRIPTS = {
     # check_in() with every trigger, users and venues spread
-    "check_in_spread": ("\\set u random(1, :nusers)\n\\set v random(1, :nvenues)\n"
-                        "SELECT check_in((SELECT id FROM vp_bench_users WHERE n = :u),"
-                        " (SELECT id FROM vp_bench_venues WHERE n = :v));\n"),
+    "check_in_spread": _PICK + f"SELECT check_in({_USER}, {_VENUE});\n",
     # check_in() with every trigger, all clients on the busiest venue
-    "check_in_hot": ("\\set u random(1, :nusers)\n"
-                     "SELECT check_in((SELECT id FROM vp_bench_users WHERE n = :u),"
-                     " (SELECT id FROM vp_bench_venues WHERE n = 1));\n"),
+    "check_in_hot": _PICK + f"SELECT check_in({_USER}, (SELECT id FROM vp_bench_venues WHERE n = 1));\n",
     # a bare insert into the same partitioned table (triggers off via session_replication_role)
-    "bare_insert": ("\\set u random(1, :nusers)\n\\set v random(1, :nvenues)\n"
-                    "INSERT INTO check_ins (user_id, venue_id, is_active, checked_out_at)"
-                    " VALUES ((SELECT id FROM vp_bench_users WHERE n = :u),"
-                    " (SELECT id FROM vp_bench_venues WHERE n = :v), false, now());\n"),
+    "bare_insert": _PICK + "INSERT INTO check_ins (user_id, venue_id, is_active, checked_out_at)"
+                           f" VALUES ({_USER}, {_VENUE}, false, now());\n",
 }
+
+# The app's other writes, each run with its triggers (name) and without them (name + "_bare", with
+# session_replication_role = replica, which also skips foreign-key checks): ratio = triggers / bare.
+WRITES = {
+    "review_insert": f"INSERT INTO reviews (user_id, venue_id, rating) VALUES ({_USER}, {_VENUE}, 4)"
+                     " ON CONFLICT (user_id, venue_id) DO NOTHING;\n",
+    # on, then off again: two statements, both paths of the triggers
+    "favorite_toggle": f"INSERT INTO favorites (user_id, venue_id) VALUES ({_USER}, {_VENUE}) ON CONFLICT DO NOTHING;\n"
+                       f"DELETE FROM favorites WHERE user_id = {_USER} AND venue_id = {_VENUE};\n",
+    "offer_event": f"SELECT record_offer_event({_OFFER}, {_USER}, CASE WHEN :u % 4 = 0 THEN 'click' ELSE 'view' END);\n",
+    # bench offers are running and never full; a user who already holds a claim on the offer is skipped
+    # (claim_flash_offer would refuse, and pgbench stops a client on any error)
+    "claim": "SELECT claim_flash_offer(o.id, u.id) FROM vp_bench_offers o, vp_bench_users u"
+             " WHERE o.n = :o AND u.n = :u"
+             " AND NOT EXISTS (SELECT 1 FROM flash_offer_claims c WHERE c.offer_id = o.id AND c.user_id = u.id);\n",
+}
+for _name, _body in WRITES.items():
+    SCRIPTS[_name] = _PICK + _body
+    SCRIPTS[_name + "_bare"] = _PICK + _body
+
+
+def triggers_off(script: str) -> bool:
+    return script == "bare_insert" or script.endswith("_bare")
 
 
 def pgbench_path() -> str:
@@ -132,31 +155,33 @@ def pgbench_path() -> str:
 
 def prepare_writers(url: str) -> dict[str, int]:
     with connect(url, autocommit=True) as conn:
-        for name in ("bench.drop_writers", "bench.number_users", "bench.number_venues",
-                     "bench.index_users", "bench.index_venues"):
+        for name in ("bench.delete_bench_offers", "bench.drop_writers", "bench.number_users", "bench.number_venues",
+                     "bench.index_users", "bench.index_venues", "bench.create_offers", "bench.number_offers"):
             run_on(conn, name)
         return run_on(conn, "bench.writer_counts")[0]
 
 
 def drop_writers(url: str) -> None:
     with connect(url, autocommit=True) as conn:
+        run_on(conn, "bench.delete_bench_offers")
         run_on(conn, "bench.drop_writers")
 
 
 _TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
 
 
-def pgbench(url: str, script: str, *, clients: int, seconds: int, users: int, venues: int) -> float:
+def pgbench(url: str, script: str, *, clients: int, seconds: int, users: int, venues: int, offers: int = 1) -> float:
     """Transactions per second of one pgbench run of ``script`` (a key of SCRIPTS)."""
     body = SCRIPTS[script]
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(body)
         path = f.name
     env = {"PATH": "/usr/bin:/bin"}
-    if script == "bare_insert":
+    if triggers_off(script):
         env["PGOPTIONS"] = "-c session_replication_role=replica"
     cmd = [pgbench_path(), "-n", "-c", str(clients), "-j", str(min(clients, 4)), "-T", str(seconds),
-           "-D", f"nusers={users}", "-D", f"nvenues={venues}", "-f", path, normalize_url(url)]
+           "-D", f"nusers={users}", "-D", f"nvenues={venues}", "-D", f"noffers={max(offers, 1)}", "-f", path,
+           normalize_url(url)]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 120)
     finally:
@@ -165,3 +190,40 @@ def pgbench(url: str, script: str, *, clients: int, seconds: int, users: int, ve
     if out.returncode != 0 or not m:
         raise ConfigError(f"pgbench {script} failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
     return float(m.group(1))
+
+
+# -- where one check_in() spends its time -----------------------------------------------------------------
+
+
+def check_in_breakdown(url: str, calls: int = 2000) -> dict[str, Any]:
+    """``calls`` check_in() calls (random users and venues, one transaction each) with
+    ``pg_stat_statements.track = all`` and ``track_functions = all``: each function's self time and the
+    costliest statements (nested ones included), as shares of check_in()'s total. Needs a superuser and
+    pg_stat_statements; otherwise says why not."""
+    import random
+
+    with connect(url, autocommit=True) as conn:
+        try:
+            run_on(conn, "bench.breakdown_settings")
+            run_on(conn, "bench.breakdown_reset")
+        except Exception as exc:  # no pg_stat_statements, or not a superuser: a result, not a failure
+            return {"error": first_line(exc)}
+        users = [r["id"] for r in run_on(conn, "bench.breakdown_users")]
+        venues = [r["id"] for r in run_on(conn, "bench.breakdown_venues")]
+        rng = random.Random(14)
+        started = time.perf_counter()
+        for _ in range(calls):
+            run_on(conn, "bench.breakdown_check_in", {"user_id": rng.choice(users), "venue_id": rng.choice(venues)})
+        wall_ms = (time.perf_counter() - started) * 1000.0
+        run_on(conn, "bench.breakdown_flush")
+    with connect(url, autocommit=True) as conn:  # a new session: the first one's function stats are flushed
+        statements = run_on(conn, "bench.breakdown_statements")
+        functions = run_on(conn, "bench.breakdown_functions")
+    total = next((r["total_ms"] for r in statements if r["toplevel"]), None)
+    if not total:
+        return {"error": "pg_stat_statements recorded no check_in() call"}
+    return {
+        "calls": calls, "wall_ms": wall_ms, "check_in_total_ms": total, "us_per_call": total * 1000.0 / calls,
+        "functions": [{**f, "share": f["self_ms"] / total} for f in functions],
+        "statements": [{**r, "share": r["total_ms"] / total} for r in statements if not r["toplevel"]][:12],
+    }

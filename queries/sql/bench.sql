@@ -68,7 +68,7 @@ FROM venue_stats WHERE venue_id = ANY (%(ids)s)
 
 -- name: bench.drop_writers --
 -- kind: maintenance
-DROP TABLE IF EXISTS vp_bench_users, vp_bench_venues
+DROP TABLE IF EXISTS vp_bench_users, vp_bench_venues, vp_bench_offers
 
 -- name: bench.number_users --
 -- kind: maintenance
@@ -77,7 +77,8 @@ CREATE TABLE vp_bench_users AS SELECT row_number() OVER (ORDER BY id) AS n, id F
 
 -- name: bench.number_venues --
 -- kind: maintenance
-CREATE TABLE vp_bench_venues AS SELECT row_number() OVER (ORDER BY total_check_in_count DESC, id) AS n, id FROM venues
+CREATE TABLE vp_bench_venues AS
+SELECT row_number() OVER (ORDER BY v.total_check_in_count DESC, v.id) AS n, v.id FROM venues v
 
 -- name: bench.index_users --
 -- kind: maintenance
@@ -88,7 +89,8 @@ ALTER TABLE vp_bench_users ADD PRIMARY KEY (n)
 ALTER TABLE vp_bench_venues ADD PRIMARY KEY (n)
 
 -- name: bench.writer_counts --
-SELECT (SELECT count(*) FROM vp_bench_users) AS users, (SELECT count(*) FROM vp_bench_venues) AS venues
+SELECT (SELECT count(*) FROM vp_bench_users) AS users, (SELECT count(*) FROM vp_bench_venues) AS venues,
+       (SELECT count(*) FROM vp_bench_offers) AS offers
 
 -- name: bench.database_exists --
 SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = %(name)s) AS exists
@@ -96,3 +98,64 @@ SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = %(name)s) AS exists
 -- name: bench.app_rows --
 SELECT (SELECT count(*) FROM check_ins) AS check_ins, (SELECT count(*) FROM venues) AS venues,
        (SELECT count(*) FROM event_stream) AS events, pg_database_size(current_database()) AS bytes
+
+-- name: bench.create_offers --
+-- kind: maintenance
+-- Offers for the claim and offer-event scripts: running for a day, never full, at the busiest venues;
+-- deleted afterwards (bench.delete_bench_offers).
+CREATE TABLE vp_bench_offers (n bigint PRIMARY KEY, id uuid NOT NULL)
+
+-- name: bench.number_offers --
+-- kind: maintenance
+WITH o AS (
+  INSERT INTO flash_offers (venue_id, title, description, max_claims, start_time, end_time, push_sent, push_sent_at)
+  SELECT v.id, 'bench offer', 'venuepulse bench', 2000000000, now() - interval '1 hour', now() + interval '1 day',
+         true, now()
+  FROM vp_bench_venues v WHERE v.n <= 200
+  RETURNING id)
+INSERT INTO vp_bench_offers (n, id) SELECT row_number() OVER (ORDER BY id), id FROM o
+
+-- name: bench.delete_bench_offers --
+-- kind: maintenance
+-- timeout: 10min
+DELETE FROM flash_offers WHERE title = 'bench offer' AND description = 'venuepulse bench'
+
+-- name: bench.breakdown_settings --
+-- kind: maintenance
+-- Nested statements (trigger bodies, functions) and plpgsql functions' times for this session.
+SELECT set_config('pg_stat_statements.track', 'all', false), set_config('track_functions', 'all', false)
+
+-- name: bench.breakdown_reset --
+-- kind: maintenance
+SELECT pg_stat_statements_reset() IS NULL AS statements, pg_stat_reset() IS NULL AS functions
+
+-- name: bench.breakdown_users --
+SELECT id FROM vp_bench_users ORDER BY random() LIMIT 5000
+
+-- name: bench.breakdown_venues --
+SELECT id FROM vp_bench_venues ORDER BY random() LIMIT 5000
+
+-- name: bench.breakdown_check_in --
+-- kind: write
+SELECT check_in(%(user_id)s, %(venue_id)s)
+
+-- name: bench.breakdown_flush --
+-- kind: maintenance
+SELECT pg_stat_force_next_flush() IS NULL AS flushed
+
+-- name: bench.breakdown_statements --
+-- kind: maintenance
+-- check_in() itself (top level) and every statement it ran, nested ones included (a statement's time
+-- includes the statements it calls in turn).
+SELECT s.toplevel, s.calls, s.total_exec_time AS total_ms, left(regexp_replace(s.query, '\s+', ' ', 'g'), 160) AS query
+FROM pg_stat_statements s
+WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND (NOT s.toplevel OR s.query LIKE 'SELECT check_in(%%')
+ORDER BY s.toplevel DESC, s.total_exec_time DESC
+
+-- name: bench.breakdown_functions --
+-- kind: maintenance
+-- Self time per function (its own statements, not the functions it calls): a partition of the total.
+SELECT funcname AS function, calls, self_time AS self_ms, total_time AS total_ms
+FROM pg_stat_user_functions
+ORDER BY self_time DESC

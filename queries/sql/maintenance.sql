@@ -83,6 +83,8 @@ SELECT vp_drop_expired_partition(%(parent)s, %(partition)s) AS range_end
 -- kind: maintenance
 -- timeout: 10min
 -- One snapshot: counters and the rows they count change in the same transaction, so any difference is drift.
+-- Stored = what venues.active_check_in_count, .total_check_in_count and .last_check_in_at read (the
+-- documented read path: sharded total, active and last from check_ins).
 SELECT v.id AS venue_id,
        jsonb_build_object('active_check_in_count', v.active_check_in_count,
                           'total_check_in_count', v.total_check_in_count,
@@ -143,20 +145,24 @@ ORDER BY 1, 2
 -- name: maintenance.lock_venues --
 -- kind: maintenance
 -- timeout: 1min
--- Taken before recounting: a change committed before the lock is seen by the recount, a later one waits.
-SELECT id FROM venues WHERE id = ANY(%(ids)s::uuid[]) ORDER BY id FOR UPDATE
+-- Keeps the venues from being deleted during the repair.  Check-ins are not held up (a KEY SHARE lock is
+-- what their foreign-key check takes too): the repair below needs no lock against them.
+SELECT id FROM venues WHERE id = ANY(%(ids)s::uuid[]) ORDER BY id FOR KEY SHARE
 
 -- name: maintenance.repair_venue_counters --
 -- kind: maintenance
 -- timeout: 10min
-UPDATE venues v SET active_check_in_count = e.active_check_in_count,
-                    total_check_in_count = e.total_check_in_count,
-                    last_check_in_at = e.last_check_in_at
+-- Only the total is stored (sharded; active and last are read from check_ins).  The correction is the
+-- recount minus the shards' sum, both read in this statement's one snapshot, and it is ADDED to a shard:
+-- check-ins committing meanwhile add their own +1 on top, so nothing is lost and no lock is needed.
+INSERT INTO venue_counter_shards AS s (venue_id, shard, total_check_ins)
+SELECT e.venue_id, vp_counter_shard(), e.total_check_in_count - coalesce(c.total, 0)
 FROM venue_counters_expected e
-WHERE e.venue_id = v.id AND v.id = ANY(%(ids)s::uuid[])
-  AND (v.active_check_in_count, v.total_check_in_count, v.last_check_in_at)
-      IS DISTINCT FROM (e.active_check_in_count, e.total_check_in_count, e.last_check_in_at)
-RETURNING v.id
+LEFT JOIN (SELECT venue_id, sum(total_check_ins) AS total FROM venue_counter_shards
+           WHERE venue_id = ANY(%(ids)s::uuid[]) GROUP BY venue_id) c ON c.venue_id = e.venue_id
+WHERE e.venue_id = ANY(%(ids)s::uuid[]) AND e.total_check_in_count <> coalesce(c.total, 0)
+ON CONFLICT (venue_id, shard) DO UPDATE SET total_check_ins = s.total_check_ins + EXCLUDED.total_check_ins
+RETURNING s.venue_id AS id
 
 -- name: maintenance.lock_offers --
 -- kind: maintenance
@@ -250,6 +256,8 @@ RETURNING push_recipient_count
 
 -- name: maintenance.probe_sample --
 -- Representative ids for probing the app's read queries (the busiest venue, a user, a recent offer).
-SELECT (SELECT id FROM venues ORDER BY total_check_in_count DESC, id LIMIT 1) AS venue_id,
+SELECT coalesce((SELECT venue_id FROM venue_counter_shards GROUP BY venue_id
+                  ORDER BY sum(total_check_ins) DESC, venue_id LIMIT 1),
+                 (SELECT id FROM venues ORDER BY id LIMIT 1)) AS venue_id,
        (SELECT id FROM users ORDER BY id LIMIT 1) AS user_id,
        (SELECT id FROM flash_offers ORDER BY start_time DESC, id LIMIT 1) AS offer_id

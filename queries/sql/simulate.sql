@@ -7,7 +7,7 @@ SELECT id FROM users
 
 -- name: simulate.venues --
 -- kind: maintenance
-SELECT id, total_check_in_count FROM venues
+SELECT v.id, v.total_check_in_count FROM venues v
 
 -- name: simulate.check_in --
 -- kind: write

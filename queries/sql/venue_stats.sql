@@ -87,9 +87,9 @@ ORDER BY engagement_score DESC, lower(name), venue_id
 
 -- name: venue_stats.live_counters --
 -- timeout: 5s
--- A venue's trigger-kept counters (current to the last committed check-in, unlike venue_stats).
-SELECT id AS venue_id, active_check_in_count, total_check_in_count, last_check_in_at
-FROM venues WHERE id = %(venue_id)s
+-- A venue's live counters (current to the last committed check-in, unlike venue_stats).
+SELECT v.id AS venue_id, v.active_check_in_count, v.total_check_in_count, v.last_check_in_at
+FROM venues v WHERE v.id = %(venue_id)s
 
 -- name: venue_stats.check_in_trend --
 -- timeout: 10s
