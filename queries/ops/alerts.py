@@ -96,10 +96,11 @@ def observe(conn: psycopg.Connection, rule: Mapping[str, Any], now: datetime) ->
         out = []
         for r in run_on(conn, "alerts.partitions_ahead", {"now": now}):
             wanted = p.get("min_ahead") if p.get("min_ahead") is not None else r["ahead_wanted"]
-            ahead = max(int(r["periods_ahead"]), 0) if r["periods_ahead"] >= 0 else 0
-            if (r["periods_ahead"] < 0) or ahead < wanted:
-                out.append(Observation(r["subject"], f"partitions cover {ahead} {r['period']}(s) ahead, fewer than "
-                                                     f"{wanted}", _plain(r)))
+            ahead = int(r["periods_ahead"])  # -1: not even the current period has a partition
+            if ahead < wanted:
+                what = "no partition for the current period" if ahead < 0 else \
+                    f"partitions cover {ahead} {r['period']}(s) ahead"
+                out.append(Observation(r["subject"], f"{what}, fewer than the {wanted} wanted", _plain(r)))
         return out
     if kind == "offer_conversion_drop":
         return _conversion(conn, p, now)
