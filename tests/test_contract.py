@@ -173,13 +173,15 @@ def test_quiet_hours_follow_each_users_local_clock_across_midnight_and_daylight_
     assert 0 < len(expected) < len(windows)
 
 
-def test_refresh_venue_stats_populates_then_refreshes_concurrently(conn, world):
-    conn.execute("REFRESH MATERIALIZED VIEW venue_stats WITH NO DATA")
-    conn.execute("SELECT refresh_venue_stats()")
-    assert conn.execute("SELECT relispopulated FROM pg_class WHERE relname = 'venue_stats'").fetchone()[0]
+def test_refresh_venue_stats_brings_it_current_incrementally_or_in_full(conn, world):
+    total = "SELECT total_check_ins FROM venue_stats WHERE venue_id = %s"
     conn.execute("SELECT check_in(%s, %s)", (world["user"], world["venue"]))
+    assert conn.execute(total, (world["venue"],)).fetchone() is None  # as of its last refresh: before the venue
     conn.execute("SELECT refresh_venue_stats()")
-    assert conn.execute("SELECT total_check_ins FROM venue_stats WHERE venue_id = %s", (world["venue"],)).fetchone()[0] == 1
+    assert conn.execute(total, (world["venue"],)).fetchone()[0] == 1
+    conn.execute("SELECT check_in(%s, %s)", (world["user2"], world["venue"]))
+    conn.execute("SELECT refresh_venue_stats(true)")
+    assert conn.execute(total, (world["venue"],)).fetchone()[0] == 2
 
 
 def test_events_follow_their_rows(conn, world):
