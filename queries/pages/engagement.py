@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from venuepulse.queries.pages import common
+
 VENUE_CATEGORIES = ("restaurant", "bar", "cafe", "nightclub", "museum", "park", "gym", "theater", "shop",
                     "hotel", "other")
 NOTIFICATION_CATEGORIES = ("flash_offer", "friend_request", "venue_share", "collection_activity",
@@ -51,21 +53,6 @@ def _buckets(buckets: int) -> int:
     return buckets
 
 
-def _period(start: datetime, end: datetime) -> dict[str, datetime]:
-    for name, value in (("start", start), ("end", end)):
-        if not isinstance(value, datetime):
-            raise ValueError(f"{name} must be a datetime, not {type(value).__name__}")
-        if value.tzinfo is None:
-            raise ValueError(f"{name} must carry a time zone (got {value.isoformat()})")
-    if start >= end:
-        raise ValueError(f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
-    return {"from": start, "to": end}
-
-
-def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
-
-
 def _float_summary(row: dict[str, Any] | None) -> dict[str, Any]:
     out = dict(row or {})
     for k in _SUMMARY_KEYS:
@@ -86,12 +73,12 @@ def venue_histogram(db, *, category: str | None = None, buckets: int = 20) -> pd
     """Venues per engagement bucket: bucket_start, bucket_end (exclusive), venues.  Empty buckets are left out."""
     rows = db.run("engagement.venue_histogram", {"category": _category(category, VENUE_CATEGORIES),
                                                   "buckets": _buckets(buckets)})
-    return _frame(rows, ["bucket_start", "bucket_end", "venues"])
+    return common.frame(rows, ["bucket_start", "bucket_end", "venues"])
 
 
 def venue_by_category(db) -> pd.DataFrame:
     """Per venue category: venues, p50, p90, max_score, total_score."""
-    df = _frame(db.run("engagement.venue_by_category"), ["category", "venues", "p50", "p90", "max_score",
+    df = common.frame(db.run("engagement.venue_by_category"), ["category", "venues", "p50", "p90", "max_score",
                                                           "total_score"])
     for c in ("p50", "p90"):
         df[c] = df[c].astype(float)
@@ -112,7 +99,7 @@ def pair_histogram(db, *, category: str | None = None, buckets: int = 20) -> pd.
     """User-venue pairs per engagement bucket: bucket_start, bucket_end (exclusive), pairs."""
     rows = db.run("engagement.pair_histogram", {"category": _category(category, VENUE_CATEGORIES),
                                                  "buckets": _buckets(buckets)})
-    return _frame(rows, ["bucket_start", "bucket_end", "pairs"])
+    return common.frame(rows, ["bucket_start", "bucket_end", "pairs"])
 
 
 def top_pairs(db, *, limit: int = 20, category: str | None = None) -> dict[str, Any]:
@@ -127,7 +114,7 @@ def top_pairs(db, *, limit: int = 20, category: str | None = None) -> dict[str, 
     rows = db.run("engagement.top_pairs", {"limit": limit, "category": _category(category, VENUE_CATEGORIES)})
     public = [r for r in rows if r["is_public"]]
     return {
-        "rows": _frame(public, _PAIR_COLUMNS),
+        "rows": common.frame(public, _PAIR_COLUMNS),
         "private_users": int(rows[0]["private_users"]) if rows else 0,
         "private_pairs": len(rows) - len(public),
     }
@@ -140,26 +127,20 @@ def notification_channels(db, start: datetime, end: datetime, *, category: str |
                           channel: str | None = None) -> pd.DataFrame:
     """Per (category, channel) for notifications created in [start, end): sent, delivered, read, clicked
     and the rates delivery_rate (delivered/sent), read_rate (read/delivered), click_rate (clicked/delivered)."""
-    params = {**_period(start, end), "category": _category(category, NOTIFICATION_CATEGORIES),
+    params = {**common.period(start, end), "category": _category(category, NOTIFICATION_CATEGORIES),
               "channel": _category(channel, CHANNELS, "channel")}
-    df = _frame(db.run("engagement.notification_channels", params), _CHANNEL_COLUMNS)
-    df["delivery_rate"] = [_ratio(a, b) for a, b in zip(df["delivered"], df["sent"], strict=True)]
-    df["read_rate"] = [_ratio(a, b) for a, b in zip(df["read"], df["delivered"], strict=True)]
-    df["click_rate"] = [_ratio(a, b) for a, b in zip(df["clicked"], df["delivered"], strict=True)]
+    df = common.frame(db.run("engagement.notification_channels", params), _CHANNEL_COLUMNS)
+    df["delivery_rate"] = [common.ratio(a, b) for a, b in zip(df["delivered"], df["sent"], strict=True)]
+    df["read_rate"] = [common.ratio(a, b) for a, b in zip(df["read"], df["delivered"], strict=True)]
+    df["click_rate"] = [common.ratio(a, b) for a, b in zip(df["clicked"], df["delivered"], strict=True)]
     return df
 
 
 def notification_categories(db, start: datetime, end: datetime, *, category: str | None = None) -> pd.DataFrame:
     """Per category, each notification created in [start, end) once: notifications, delivered (on at least
     one channel it was sent on), read, clicked, minutes_to_read_p50, minutes_to_click_p50, last_created_at."""
-    params = {**_period(start, end), "category": _category(category, NOTIFICATION_CATEGORIES)}
-    df = _frame(db.run("engagement.notification_categories", params), _CATEGORY_COLUMNS)
+    params = {**common.period(start, end), "category": _category(category, NOTIFICATION_CATEGORIES)}
+    df = common.frame(db.run("engagement.notification_categories", params), _CATEGORY_COLUMNS)
     for c in ("minutes_to_read_p50", "minutes_to_click_p50"):
         df[c] = [None if v is None else float(v) for v in df[c]]
     return df
-
-
-def _ratio(a: Any, b: Any) -> float | None:
-    if b is None or not b:
-        return None
-    return float(a) / float(b)

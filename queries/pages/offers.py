@@ -26,6 +26,8 @@ from uuid import UUID
 
 import pandas as pd
 
+from venuepulse.queries.pages import common
+
 STEPS = ("targeted", "viewed", "clicked", "claimed", "redeemed")
 STEP_LABELS = {"targeted": "Targeted (push)", "viewed": "Viewed", "clicked": "Clicked",
                "claimed": "Claimed", "redeemed": "Redeemed"}
@@ -48,17 +50,6 @@ _DAY_COLUMNS = ["day", "viewed_users", "clicked_users", "claimed_users", "redeem
 # -- argument checks ---------------------------------------------------------------------------------------
 
 
-def _period(start: datetime, end: datetime) -> dict[str, datetime]:
-    for name, value in (("start", start), ("end", end)):
-        if not isinstance(value, datetime):
-            raise ValueError(f"{name} must be a datetime, not {type(value).__name__}")
-        if value.tzinfo is None:
-            raise ValueError(f"{name} must carry a time zone (got {value.isoformat()})")
-    if start >= end:
-        raise ValueError(f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
-    return {"from": start, "to": end}
-
-
 def _uuid(name: str, value: Any) -> UUID | None:
     if value is None or value == "":
         return None
@@ -70,16 +61,12 @@ def _uuid(name: str, value: Any) -> UUID | None:
         raise ValueError(f"{name} must be a UUID, got {str(value)[:40]!r}") from None
 
 
-def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
-
-
 # -- queries -----------------------------------------------------------------------------------------------
 
 
 def venues_with_offers(db) -> pd.DataFrame:
     """Venues that have offers: venue_id, name, city, offer_count (sorted by name)."""
-    return _frame(db.run("offers.venues"), ["venue_id", "name", "city", "offer_count"])
+    return common.frame(db.run("offers.venues"), ["venue_id", "name", "city", "offer_count"])
 
 
 def offer_list(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = None,
@@ -88,8 +75,8 @@ def offer_list(db, start: datetime, end: datetime, *, venue_id: UUID | str | Non
     (scheduled / active / full / expired), ``window_open`` and the raw counters."""
     if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
         raise ValueError(f"limit must be a whole number from 1 to {MAX_LIST}, got {limit!r}")
-    params = {**_period(start, end), "venue_id": _uuid("venue_id", venue_id), "limit": limit}
-    return _frame(db.run("offers.list", params), _LIST_COLUMNS)
+    params = {**common.period(start, end), "venue_id": _uuid("venue_id", venue_id), "limit": limit}
+    return common.frame(db.run("offers.list", params), _LIST_COLUMNS)
 
 
 def funnel(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = None,
@@ -102,7 +89,7 @@ def funnel(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = 
     offers, offers_open, time_to_claim_p50_s / _p90_s, time_to_redeem_p50_s / _p90_s (seconds, None when
     nobody got that far), as_of.
     """
-    params = {**_period(start, end), "venue_id": _uuid("venue_id", venue_id),
+    params = {**common.period(start, end), "venue_id": _uuid("venue_id", venue_id),
               "offer_id": _uuid("offer_id", offer_id)}
     rows = db.run("offers.funnel", params)
     per_offer = [r for r in rows if not r["is_total"]]
@@ -112,7 +99,7 @@ def funnel(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = 
         total.update(offer_id=None, title=None, is_total=True, is_final=True, time_to_claim_p50_s=None,
                      time_to_claim_p90_s=None, time_to_redeem_p50_s=None, time_to_redeem_p90_s=None,
                      as_of=None)
-    return {"offers": _frame(per_offer, _FUNNEL_COLUMNS), "total": dict(total)}
+    return {"offers": common.frame(per_offer, _FUNNEL_COLUMNS), "total": dict(total)}
 
 
 def funnel_steps(row: dict[str, Any] | pd.Series) -> pd.DataFrame:
@@ -127,11 +114,11 @@ def funnel_steps(row: dict[str, Any] | pd.Series) -> pd.DataFrame:
         out.append({
             "step": STEP_LABELS[step],
             "unique_users": u,
-            "unique_of_first": _ratio(u, first) if step != "targeted" else (1.0 if first else None),
-            "unique_of_previous": _ratio(u, prev_u) if prev_u is not None else None,
+            "unique_of_first": common.ratio(u, first) if step != "targeted" else (1.0 if first else None),
+            "unique_of_previous": common.ratio(u, prev_u) if prev_u is not None else None,
             "counter": c,
-            "counter_of_first": _ratio(c, first) if step != "targeted" else (1.0 if first else None),
-            "counter_of_previous": _ratio(c, prev_c) if prev_c is not None else None,
+            "counter_of_first": common.ratio(c, first) if step != "targeted" else (1.0 if first else None),
+            "counter_of_previous": common.ratio(c, prev_c) if prev_c is not None else None,
         })
         prev_u, prev_c = u, c
     return pd.DataFrame(out)
@@ -142,16 +129,10 @@ def conversion_by_day(db, start: datetime, end: datetime, *, venue_id: UUID | st
     """The ordered funnel grouped by the UTC day of each (user, offer) pair's first view inside
     [start, end): day, viewed/clicked/claimed/redeemed users, and the rates click_rate (clicked/viewed),
     claim_rate (claimed/viewed), redeem_rate (redeemed/claimed)."""
-    params = {**_period(start, end), "venue_id": _uuid("venue_id", venue_id),
+    params = {**common.period(start, end), "venue_id": _uuid("venue_id", venue_id),
               "offer_id": _uuid("offer_id", offer_id)}
-    df = _frame(db.run("offers.conversion_by_day", params), _DAY_COLUMNS)
-    df["click_rate"] = [_ratio(a, b) for a, b in zip(df["clicked_users"], df["viewed_users"], strict=True)]
-    df["claim_rate"] = [_ratio(a, b) for a, b in zip(df["claimed_users"], df["viewed_users"], strict=True)]
-    df["redeem_rate"] = [_ratio(a, b) for a, b in zip(df["redeemed_users"], df["claimed_users"], strict=True)]
+    df = common.frame(db.run("offers.conversion_by_day", params), _DAY_COLUMNS)
+    df["click_rate"] = [common.ratio(a, b) for a, b in zip(df["clicked_users"], df["viewed_users"], strict=True)]
+    df["claim_rate"] = [common.ratio(a, b) for a, b in zip(df["claimed_users"], df["viewed_users"], strict=True)]
+    df["redeem_rate"] = [common.ratio(a, b) for a, b in zip(df["redeemed_users"], df["claimed_users"], strict=True)]
     return df
-
-
-def _ratio(a: Any, b: Any) -> float | None:
-    if b is None or not b:
-        return None
-    return float(a) / float(b)
