@@ -481,6 +481,68 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--markdown", metavar="FILE", help="write the results table as Markdown")
 
 
+# --- rollups (docs/rollups.md) -----------------------------------------------------------------------
+
+
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--from must be a date like 2025-06-01, not {text[:40]!r}") from None
+
+
+def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
+    from venuepulse.queries.ops import rollups
+
+    start = _day(args.from_day) if args.from_day else None
+
+    def progress(p: dict) -> None:
+        if not args.quiet:
+            say(f"  rollups rebuilt through {p['next_day']:%Y-%m-%d} ({p['done']}/{p['total']} days)")
+
+    result = rollups.rebuild(database_url(args), from_day=start, batch_days=args.batch_days, progress=progress)
+    say(f"rollups rebuild: {result['days']} days from {result['from_day']:%Y-%m-%d} in {result['batches']} batches"
+        f"{' (resumed)' if result['resumed'] else ''}, then pair rollups and venue_stats, in {result['seconds']:.1f}s")
+    return 0
+
+
+def cmd_rollups_fold(args: argparse.Namespace) -> int:
+    from venuepulse.queries.core.runner import Database
+    from venuepulse.queries.ops import rollups
+
+    with Database(database_url(args), record=False) as db:
+        for consumer, r in rollups.fold(db).items():
+            say(f"{consumer}: {int(r.get('changes') or 0)} changes folded in {r['ms']:.0f} ms")
+    return 0
+
+
+def cmd_rollups_status(args: argparse.Namespace) -> int:
+    from venuepulse.queries.core.runner import Database
+    from venuepulse.queries.ops import rollups
+
+    with Database(database_url(args), record=False) as db:
+        for r in rollups.status(db):
+            oldest = f", oldest {r['lag_seconds']:.0f}s ago" if r["tail_rows"] else ""
+            say(f"{r['consumer']}: folded at {r['folded_at']:%Y-%m-%d %H:%M:%S} UTC, {r['tail_rows']} changes "
+                f"not folded yet{oldest}")
+    return 0
+
+
+def register_rollups(sub: Any) -> None:
+    p = sub.add_parser("rollups", parents=[COMMON], help="the pages' rollups: status, fold, rebuild from raw history")
+    rs = p.add_subparsers(dest="rollups_command", metavar="ACTION", required=True)
+    rb = add_command(rs, "rebuild", cmd_rollups_rebuild,
+                     help="recount the rollups from raw rows, in batches of days, resumable, while the app writes")
+    rb.add_argument("--from", dest="from_day", metavar="DATE",
+                    help="first UTC day to recount (default: the first with data)")
+    rb.add_argument("--batch-days", type=int, default=1, help="UTC days per transaction (default 1)")
+    rb.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_command(rs, "fold", cmd_rollups_fold, help="fold the changes captured since the last fold, now")
+    add_command(rs, "status", cmd_rollups_status, help="each rollup consumer's last fold and its live tail")
+
+
 # --- seed, simulate (demo data and live traffic: jobs/seed, jobs/simulate.py) ---------------------------
 
 
@@ -537,7 +599,7 @@ def register_simulate(sub: Any) -> None:
 
 COMMANDS: list[Callable[[Any], None]] = [register_up, register_dashboard, register_db, register_migrate, register_jobs,
                                          register_users, register_bench, register_seed, register_simulate,
-                                         register_alerts]
+                                         register_alerts, register_rollups]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,9 +56,21 @@ def get_job(name: str, jobs: Mapping[str, JobSpec] | None = None) -> JobSpec:
 
 
 @_spec("refresh_venue_stats", "interval:300", 240,
-       "REFRESH MATERIALIZED VIEW CONCURRENTLY venue_stats (a plain refresh while it is unpopulated)")
+       "venue_stats brought current: the changes since its last fold applied (fold_rollups does it too)")
 def refresh_venue_stats(db: Database, ctx: JobContext) -> Outcome:
     return maintenance.refresh_venue_stats(db)
+
+
+@_spec("fold_rollups", "interval:15", 10,
+       "the change log folded into the rollups the pages read (activity, pairs, venue_stats); its lag shows here")
+def fold_rollups(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.fold_rollups(db)
+
+
+@_spec("reconcile_rollups", "interval:3600", 1800,
+       "venue_stats compared with a full recount in the same snapshot; drift listed and repaired")
+def reconcile_rollups(db: Database, ctx: JobContext) -> Outcome:
+    return maintenance.reconcile_rollups(db)
 
 
 @_spec("maintain_partitions", "interval:3600", 1800,

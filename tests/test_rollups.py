@@ -550,3 +550,35 @@ def owner(db_url):
     roles = ensure_login_roles(db_url)
     with Database(roles["owner_url"], record=False, max_size=2) as d:
         yield _OwnerDb(d)
+
+
+def test_the_fold_job_reports_what_it_folded_and_the_lag_page_then_shows_none(conn, db):
+    from venuepulse.queries.ops import maintenance
+    from venuepulse.queries.pages import jobs_health
+
+    reset(conn, db)
+    for n, op in enumerate([("check_in_fn", 1, 1, 5), ("review", 2, 2, 9), ("notify", 3, 1, 2)]):
+        apply(conn, db, op, n)
+    lag = {r["consumer"]: r for r in jobs_health.rollup_lag(db)}
+    assert lag["activity"]["tail_rows"] > 0 and lag["activity"]["lag_seconds"] >= 0
+    out = maintenance.fold_rollups(db)
+    assert out.rows == sum(int(c["changes"]) for c in out.details["consumers"].values()) > 0
+    assert set(out.details["consumers"]) == {"activity", "pairs", "venue_stats"}
+    assert all(r["tail_rows"] == 0 for r in jobs_health.rollup_lag(db))
+    assert maintenance.reconcile_rollups(db).summary == "venue_stats equals its recount"
+
+
+def test_cli_rebuilds_folds_and_reports(run_cli, conn, db, db_url):
+    reset(conn, db)
+    apply(conn, db, ("check_in", 1, 1, 60 * 24 * 3), 0)
+    env = {"VENUEPULSE_DATABASE_URL": db_url}
+    status = run_cli("rollups", "status", env=env)
+    assert status.returncode == 0, status.stderr
+    assert "activity: folded at" in status.stdout and "changes not folded yet" in status.stdout
+    rebuilt = run_cli("rollups", "rebuild", "--from", (TODAY - timedelta(days=5)).date().isoformat(), env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rollups rebuilt through" in rebuilt.stdout and "then pair rollups and venue_stats" in rebuilt.stdout
+    assert run_cli("rollups", "fold", env=env).returncode == 0
+    assert_rollups_equal_recount(conn)
+    bad = run_cli("rollups", "rebuild", "--from", "yesterday", env=env)
+    assert bad.returncode == 2 and "--from must be a date" in bad.stderr

@@ -128,6 +128,7 @@ def _pairs(ctx: PageContext, category: str | None, top_n: int) -> None:
         st.caption(PAIR_HELP)
         summary = engagement.pair_summary(ctx.db, category=category)
         freshness(summary.get("as_of"), "Live counts")
+        _rollups_caption(engagement.rollup_freshness(ctx.db))
         if not summary["pairs"]:
             empty_state("No user has interacted with a venue yet" + (" in this category." if category else "."),
                         SEED_HINT)
@@ -193,3 +194,12 @@ def _notifications(ctx: PageContext, lo, hi, category: str | None, channel: str 
             "minutes_to_click_p50": st.column_config.NumberColumn("median min to click", format="%.1f"),
         })
         download_csv(cats, "notifications_by_category.csv", key="csv_notif_categories")
+
+
+def _rollups_caption(f: dict) -> None:
+    if f.get("folded_at") is None:
+        return
+    live = int(f.get("live_changes") or 0)
+    st.caption(f"Rollups folded at {f['folded_at']:%H:%M:%S} UTC"
+               + (f"; {fmt_int(live)} newer changes are read live" if live else "")
+               + ", so these numbers are exact and current.")

@@ -61,6 +61,7 @@ def _live(ctx: PageContext) -> None:
     left, right = st.columns(2)
     with left:
         _freshness(ctx)
+        _rollups(ctx)
     with right:
         _partitions(ctx)
 
@@ -114,12 +115,38 @@ def _freshness(ctx: PageContext) -> None:
             return
         age = info.get("age_seconds")
         st.metric("Age", "–" if age is None else format_duration(age),
-                  help="Time since the last REFRESH of the materialized view (refreshed every 5 minutes).")
+                  help="Time since venue_stats was last brought current (fold_rollups every 15 s, "
+                       "refresh_venue_stats every 5 minutes).")
         freshness(info.get("refreshed_at"), "venue_stats")
         if age is not None and age > STALE_AFTER_S:
             st.warning(f"venue_stats is stale: last refreshed {format_duration(age)} ago; the refresh job runs every "
                        "5 minutes. Check the refresh_venue_stats runs below.")
         st.caption(f"{fmt_int(info['row_count'])} venues in the view.")
+
+
+def _rollups(ctx: PageContext) -> None:
+    with panel("Rollups: fold lag"):
+        rows = _frame(jobs.rollup_lag(ctx.db))
+        if rows.empty:
+            empty_state("No rollups are installed.", "Run `venuepulse migrate`.")
+            return
+        waiting = int(rows["tail_rows"].sum())
+        lag = rows["lag_seconds"].max() if waiting else 0.0
+        st.metric("Oldest change not folded", "none" if not waiting else format_duration(lag),
+                  help="The pages read changes the fold_rollups job has not folded yet straight from the change "
+                       "log, so their numbers stay exact; a long lag only makes them slower.")
+        if waiting and lag > STALE_AFTER_S:
+            st.warning(f"{fmt_int(waiting)} changes have waited up to {format_duration(lag)} to be folded: check the "
+                       "fold_rollups runs below.")
+        shown = rows[["consumer", "folded_at", "last_changes", "last_ms", "tail_rows", "oldest_unfolded_at"]]
+        st.dataframe(shown, hide_index=True, column_config={
+                         "consumer": "Rollups", "folded_at": st.column_config.DatetimeColumn(
+                             "Last fold (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                         "last_changes": "Changes folded", "last_ms": st.column_config.NumberColumn(
+                             "Fold ms", format="%.1f"),
+                         "tail_rows": "Not folded yet", "oldest_unfolded_at": st.column_config.DatetimeColumn(
+                             "Oldest not folded (UTC)", format="YYYY-MM-DD HH:mm:ss")})
+        download_csv(shown, "rollups.csv", key="csv_rollups")
 
 
 def _partitions(ctx: PageContext) -> None:

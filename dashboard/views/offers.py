@@ -109,6 +109,7 @@ def _funnel(ctx: PageContext, lo, hi, venue_id, offer_id) -> None:
     result = offers.funnel(ctx.db, lo, hi, venue_id=venue_id, offer_id=offer_id)
     total = result["total"]
     freshness(total["as_of"], "Live counts")
+    _rollups_caption(offers.rollup_freshness(ctx.db))
     if not total["offers"]:
         empty_state("The chosen offer did not run in this period.", "Pick another offer or widen the dates.")
         return
@@ -228,3 +229,12 @@ def _offer_table(ctx: PageContext, lo, hi, venue_id) -> None:
         "Final": st.column_config.CheckboxColumn(help="False while the offer's window is still open."),
     })
     download_csv(table, "offers.csv", key="csv_offers")
+
+
+def _rollups_caption(f: dict) -> None:
+    if f.get("folded_at") is None:
+        return
+    live = int(f.get("live_changes") or 0)
+    st.caption(f"Rollups folded at {f['folded_at']:%H:%M:%S} UTC"
+               + (f"; {fmt_int(live)} newer changes are read live" if live else "")
+               + ", so these numbers are exact and current.")

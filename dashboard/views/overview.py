@@ -88,6 +88,7 @@ def _kpis(db) -> None:
                            delta_color="off" if m["delta"] == 0 else "normal",
                            help=f"{KPI_HELP[key]} Same time last week: {fmt_int(m['last_week'])}.", border=True)
             freshness(as_of, "Live counts")
+            _rollups_caption(overview.rollup_freshness(db))
             with st.expander("As a table"):
                 table = overview.kpi_table(k)
                 st.dataframe(table, hide_index=True, column_config={
@@ -152,3 +153,12 @@ def _trends(ctx: PageContext) -> None:
                 st.caption(f"These venues had {fmt_pct(int(top['check_ins'].sum()) / total_check_ins)} "
                            "of all check-ins in the range.")
             download_csv(top, f"overview_top_venues_{start_d}_{end_d}.csv", key="csv_top_venues")
+
+
+def _rollups_caption(f: dict) -> None:
+    if f.get("folded_at") is None:
+        return
+    live = int(f.get("live_changes") or 0)
+    st.caption(f"Rollups folded at {f['folded_at']:%H:%M:%S} UTC"
+               + (f"; {fmt_int(live)} newer changes are read live" if live else "")
+               + ", so these numbers are exact and current.")

@@ -15,6 +15,7 @@ from typing import Any
 from venuepulse.errors import QueryError, VenuePulseError
 from venuepulse.queries.core.registry import registry
 from venuepulse.queries.core.runner import Database
+from venuepulse.queries.ops import rollups
 from venuepulse.queries.ops.job_runs import jsonb, run_on
 from venuepulse.queries.pages import query_performance as performance
 
@@ -44,12 +45,38 @@ class MaintenanceError(VenuePulseError):
 
 
 def refresh_venue_stats(db: Database) -> Outcome:
-    """REFRESH MATERIALIZED VIEW venue_stats: CONCURRENTLY once populated, a plain refresh the first time."""
+    """Bring venue_stats current: refresh_venue_stats() folds the changes since its last fold (docs/rollups.md)."""
     db.run("maintenance.refresh_venue_stats")
     row = db.one("maintenance.venue_stats_summary") or {}
     venues = int(row.get("venues") or 0)
     return Outcome(venues, f"venue_stats refreshed: {venues} venues",
                    {"venues": venues, "refreshed_at": row.get("refreshed_at")})
+
+
+# -- rollups ---------------------------------------------------------------------------------------------
+
+
+def fold_rollups(db: Database) -> Outcome:
+    """Fold the change log into every rollup consumer (activity, pairs, venue_stats), each in its own
+    transaction under its own lock; the details give each fold's changes and milliseconds."""
+    folded = rollups.fold(db)
+    changes = sum(int(r.get("changes") or 0) for r in folded.values())
+    parts = ", ".join(f"{c} {int(r.get('changes') or 0)} in {r['ms']:.0f} ms" for c, r in folded.items())
+    return Outcome(changes, f"{changes} changes folded ({parts})", {"consumers": folded})
+
+
+def reconcile_rollups(db: Database, *, repair: bool = True, detail_limit: int = 100) -> Outcome:
+    """venue_stats against a full recount from raw rows in the same snapshot (after a fold): rows that
+    differ are drift, listed (up to ``detail_limit``) and repaired. A difference means a change reached
+    the tables without the capture (e.g. written directly into a partition)."""
+    drift = rollups.venue_stats_drift(db.url, repair=repair)
+    details = {"venue_stats": {"drifted": len(drift), "repaired": len(drift) if repair else 0,
+                               "rows": drift[:detail_limit]}}
+    if drift:
+        log.warning("reconcile_rollups: %d venue_stats rows drifted from the recount", len(drift))
+    summary = "venue_stats equals its recount" if not drift else (
+        f"{len(drift)} venue_stats rows differed from the recount" + (", repaired" if repair else ""))
+    return Outcome(len(drift), summary, details)
 
 
 # -- maintain_partitions ---------------------------------------------------------------------------------

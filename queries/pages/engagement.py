@@ -144,3 +144,11 @@ def notification_categories(db, start: datetime, end: datetime, *, category: str
     for c in ("minutes_to_read_p50", "minutes_to_click_p50"):
         df[c] = [None if v is None else float(v) for v in df[c]]
     return df
+
+
+def rollup_freshness(db) -> dict[str, Any]:
+    """When the rollups behind this page were last folded (``folded_at``) and how many newer changes the
+    numbers read live (``live_changes``, the oldest at ``oldest_live_at``): the numbers are exact and
+    current either way (docs/rollups.md); a long tail only makes the page slower."""
+    rows = db.run("rollups.freshness", {"consumer": "pairs"})
+    return rows[0] if rows else {"folded_at": None, "live_changes": 0, "oldest_live_at": None, "as_of": None}

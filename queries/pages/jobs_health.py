@@ -93,3 +93,14 @@ def role_privileges(db: Database) -> dict[str, Any]:
             "checked_at": recorded["checked_at"] if recorded else None,
             "viewer": {"role": me.get("role_name"),
                        "reads_all_stats": bool(me.get("pg_read_all_stats") or me.get("pg_monitor"))}}
+
+
+def rollup_lag(db: Database) -> list[dict[str, Any]]:
+    """Per rollup consumer (activity, pairs, venue_stats): its last fold (as_of, folded_at, last_changes,
+    last_ms) and what it has not folded yet (tail_rows, oldest_unfolded_at, lag_seconds: the fold job's lag)."""
+    rows = db.run("rollups.status")
+    for r in rows:
+        for key in ("last_ms", "lag_seconds"):
+            if r[key] is not None:
+                r[key] = float(r[key])
+    return rows

@@ -136,3 +136,11 @@ def conversion_by_day(db, start: datetime, end: datetime, *, venue_id: UUID | st
     df["claim_rate"] = [common.ratio(a, b) for a, b in zip(df["claimed_users"], df["viewed_users"], strict=True)]
     df["redeem_rate"] = [common.ratio(a, b) for a, b in zip(df["redeemed_users"], df["claimed_users"], strict=True)]
     return df
+
+
+def rollup_freshness(db) -> dict[str, Any]:
+    """When the rollups behind this page were last folded (``folded_at``) and how many newer changes the
+    numbers read live (``live_changes``, the oldest at ``oldest_live_at``): the numbers are exact and
+    current either way (docs/rollups.md); a long tail only makes the page slower."""
+    rows = db.run("rollups.freshness", {"consumer": "activity"})
+    return rows[0] if rows else {"folded_at": None, "live_changes": 0, "oldest_live_at": None, "as_of": None}

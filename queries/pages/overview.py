@@ -113,3 +113,11 @@ def top_venues(db, start: datetime, end: datetime, limit: int = 10) -> pd.DataFr
     for col in ("check_ins", "unique_visitors"):
         df[col] = df[col].astype("int64")
     return df
+
+
+def rollup_freshness(db) -> dict[str, Any]:
+    """When the rollups behind this page were last folded (``folded_at``) and how many newer changes the
+    numbers read live (``live_changes``, the oldest at ``oldest_live_at``): the numbers are exact and
+    current either way (docs/rollups.md); a long tail only makes the page slower."""
+    rows = db.run("rollups.freshness", {"consumer": "activity"})
+    return rows[0] if rows else {"folded_at": None, "live_changes": 0, "oldest_live_at": None, "as_of": None}

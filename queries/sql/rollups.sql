@@ -37,11 +37,16 @@ ORDER BY c.consumer
 -- name: rollups.freshness --
 -- timeout: 5s
 -- What a page says about its numbers: rollups folded up to `folded_at`, the changes since read live.
-SELECT c.folded_at,
-       (SELECT count(*) FROM rollup_log l WHERE NOT pg_visible_in_snapshot(l.xid, c.snap)) AS live_changes,
-       (SELECT min(l.logged_at) FROM rollup_log l WHERE NOT pg_visible_in_snapshot(l.xid, c.snap)) AS oldest_live_at,
-       now() AS as_of
+SELECT c.folded_at, t.live_changes, t.oldest_live_at, now() AS as_of
 FROM rollup_consumers c
+CROSS JOIN LATERAL (
+  SELECT count(*) AS live_changes, min(l.logged_at) AS oldest_live_at
+  FROM rollup_log l
+  WHERE NOT pg_visible_in_snapshot(l.xid, c.snap)
+    AND l.src = ANY (CASE c.consumer WHEN 'activity' THEN '{c,r,f,k,e,n,o}'::"char"[]
+                                     WHEN 'pairs' THEN '{p,v}'::"char"[]
+                                     ELSE '{c,r,f,l,o,p,v}'::"char"[] END)
+) t
 WHERE c.consumer = %(consumer)s
 
 -- name: rollups.rebuild_bounds --
