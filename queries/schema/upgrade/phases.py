@@ -29,8 +29,6 @@ PHASE1_FUNCTIONS = [
 ]
 PHASE1_TABLES = ["query_performance_log", "query_performance_log_default", "job_runs", "partition_policies"]
 PHASE2_TABLES = ["notification_settings", "notifications", "venue_interactions", "user_privacy"]
-OLD_TABLES = ["notification_preferences", "social_notifications", "activity_feed", "flash_offer_events",
-              "flash_offer_rate_limits"]
 PARTITIONED = {"check_ins": "checked_in_at", "event_stream": "created_at"}
 SWAP_LOCK_TIMEOUT = "3s"
 SWAP_ATTEMPTS = 20
