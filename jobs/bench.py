@@ -1,6 +1,6 @@
 """`venuepulse bench`: performance figures as ratios measured side by side in one run.
 
-Scenarios (see BENCHMARKS.md): load, refresh, recording, pages, writes. Each runs against the bench's
+Scenarios (see BENCHMARKS.md): load, refresh, recording, pages, writes, rollups. Each runs against the bench's
 own database for the scale (`venuepulse_bench_<scale>` on the same server), seeded when needed.
 """
 
@@ -20,7 +20,7 @@ from venuepulse.errors import ConfigError
 from venuepulse.queries.core.connect import server_info
 from venuepulse.queries.ops import bench as qb
 
-SCENARIOS = ("load", "refresh", "recording", "pages", "writes")
+SCENARIOS = ("load", "refresh", "recording", "pages", "writes", "rollups")
 SMALLER = {"small": "tiny", "medium": "small", "large": "medium"}
 
 
@@ -66,11 +66,15 @@ def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
     now = datetime.now(UTC)
     month = now - timedelta(days=30)
     day = now - timedelta(days=1)
+    # the date-range pages ask for whole UTC days, the last 30 by default (widgets.url_date_range/range_bounds)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    lo, hi = today - timedelta(days=29), today + timedelta(days=1)
     return {
         "overview": [
             ("overview.kpis", lambda: overview.kpis(db)),
-            ("overview.trends", lambda: overview.trends(db, month, now, "day")),
-            ("overview.top_venues", lambda: overview.top_venues(db, month, now)),
+            ("overview.rollup_freshness", lambda: overview.rollup_freshness(db)),
+            ("overview.trends", lambda: overview.trends(db, lo, hi, "day")),
+            ("overview.top_venues", lambda: overview.top_venues(db, lo, hi)),
         ],
         "venues": [
             ("venue_stats.summary", lambda: venue_stats.summary(db)),
@@ -82,14 +86,16 @@ def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
             ("engagement.venue_summary", lambda: engagement.venue_summary(db)),
             ("engagement.venue_histogram", lambda: engagement.venue_histogram(db)),
             ("engagement.pair_summary", lambda: engagement.pair_summary(db)),
+            ("engagement.rollup_freshness", lambda: engagement.rollup_freshness(db)),
             ("engagement.pair_histogram", lambda: engagement.pair_histogram(db)),
             ("engagement.top_pairs", lambda: engagement.top_pairs(db)),
-            ("engagement.notification_channels", lambda: engagement.notification_channels(db, month, now)),
+            ("engagement.notification_channels", lambda: engagement.notification_channels(db, lo, hi)),
         ],
         "offers": [
-            ("offers.offer_list", lambda: offers.offer_list(db, month, now)),
-            ("offers.funnel", lambda: offers.funnel(db, month, now)),
-            ("offers.conversion_by_day", lambda: offers.conversion_by_day(db, month, now)),
+            ("offers.offer_list", lambda: offers.offer_list(db, lo, hi)),
+            ("offers.funnel", lambda: offers.funnel(db, lo, hi)),
+            ("offers.rollup_freshness", lambda: offers.rollup_freshness(db)),
+            ("offers.conversion_by_day", lambda: offers.conversion_by_day(db, lo, hi)),
         ],
         "query_performance": [
             ("performance.query_stats", lambda: performance.query_stats(db, day, now)),
@@ -101,6 +107,7 @@ def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
             ("jobs.job_overview", lambda: jobs.job_overview(db)),
             ("jobs.partition_status", lambda: jobs.partition_status(db)),
             ("jobs.view_freshness", lambda: jobs.view_freshness(db)),
+            ("jobs.rollup_lag", lambda: jobs.rollup_lag(db)),
             ("jobs.drift_history", lambda: jobs.drift_history(db, month, now)),
         ],
     }
@@ -197,10 +204,12 @@ def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeat
     if "pages" in chosen:
         other = SMALLER.get(scale)
         say(f"pages: each page's data at {scale}" + (f" and {other}" if other else "") + " ...")
+        qb.fold_everything(burl)  # as the fold job keeps it (an earlier run's writes may be waiting)
         big = time_pages(burl, repeats)
         entry: dict[str, Any] = {scale: big, "target_ratio": 1.5}
         if other:
             surl, _ = bench_database(url, other, progress=progress)
+            qb.fold_everything(surl)
             small = time_pages(surl, repeats)
             entry[other] = small
             entry["ratio"] = {p: big[p]["median"] / small[p]["median"] for p in big}
@@ -230,6 +239,28 @@ def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeat
         say(f"writes: check_in {med['check_in_spread']:.0f} tps vs bare insert {med['bare_insert']:.0f} tps; "
             f"hot venue {med['check_in_hot']:.0f} tps")
 
+    if "rollups" in chosen:
+        say("rollups: 10,000 check-ins spread over the venues, then venue_stats brought current vs recomputed, "
+            "and the folds ...")
+        inc = qb.rollups_incremental(burl, check_ins=10_000, rounds=max(1, (repeats + 1) // 2))
+        rounds = inc["rounds"]
+        vs, full = [r["venue_stats_ms"] for r in rounds], [r["full_ms"] for r in rounds]
+        fold = [r["activity_ms"] + r["pairs_ms"] + r["venue_stats_ms"] for r in rounds]
+        say("rollups: capture overhead, pgbench check_in() with and without the capture triggers ...")
+        cap = qb.capture_overhead(burl, clients=clients, seconds=write_seconds, runs=max(1, (repeats + 1) // 2))
+        qb.fold_everything(burl)
+        sc["rollups"] = {
+            "rounds": rounds, "venue_stats_ms": _spread(vs), "full_ms": _spread(full),
+            "incremental_vs_full": statistics.median(vs) / statistics.median(full), "target": 0.01,
+            "fold_ms_per_10k_check_ins": _spread(fold),
+            "log_rows_per_10k_check_ins": statistics.median(r["log_rows"] for r in rounds),
+            "capture": {"with_tps": _spread(cap["with_capture_tps"]), "without_tps": _spread(cap["without_capture_tps"]),
+                        "ratio": statistics.median(cap["with_capture_tps"]) / statistics.median(cap["without_capture_tps"]),
+                        "clients": clients},
+        }
+        say(f"rollups: venue_stats current in {statistics.median(vs):.0f} ms vs {statistics.median(full):.0f} ms "
+            f"in full; capture keeps {sc['rollups']['capture']['ratio']:.2f} of check_in() TPS")
+
     result["seconds"] = time.perf_counter() - started
     result["machine"]["load_average_at_end"] = _load_average()
     return result
@@ -249,14 +280,14 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(("load", "total seconds", f"{sc['load']['seconds']:.1f}"))
     if "refresh" in sc:
         r = sc["refresh"]
-        rows.append(("refresh", "full refresh ms (REFRESH MATERIALIZED VIEW; median, min–max)",
+        rows.append(("refresh", "full recompute ms (refresh_venue_stats(true); median, min–max)",
                      f"{r['refresh_ms']['median']:.0f} ({r['refresh_ms']['min']:.0f}–{r['refresh_ms']['max']:.0f})"))
         rows.append(("refresh", "aggregate floor ms", f"{r['floor_ms']['median']:.0f} "
                      f"({r['floor_ms']['min']:.0f}–{r['floor_ms']['max']:.0f})"))
         rows.append(("refresh", "refresh ÷ floor (target ≤ 1.3)", f"{r['ratio']:.2f}"))
         if "concurrent_refresh_ms" in r:
             c = r["concurrent_refresh_ms"]
-            rows.append(("refresh", "refresh job ms (CONCURRENTLY, for reference)",
+            rows.append(("refresh", "refresh job ms (incremental, nothing changed; for reference)",
                          f"{c['median']:.0f} ({c['min']:.0f}–{c['max']:.0f})"))
         rv = r["review_sql_sample"]
         took = f"{rv['ms']:.0f} ms" if rv.get("ms") is not None else f"did not finish ({rv.get('error')})"
@@ -291,6 +322,23 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         for k, ratio in (w.get("triggers_vs_bare") or {}).items():
             rows.append(("writes", f"{k}: with triggers ÷ without", f"{ratio:.2f}"))
         rows += breakdown_rows(w.get("check_in_breakdown"))
+    if "rollups" in sc:
+        r = sc["rollups"]
+        vs, full = r["venue_stats_ms"], r["full_ms"]
+        rows.append(("rollups", "venue_stats brought current after 10,000 check-ins spread over venues, ms",
+                     f"{vs['median']:.0f} ({vs['min']:.0f}–{vs['max']:.0f})"))
+        rows.append(("rollups", "venue_stats recomputed in full, ms", f"{full['median']:.0f} ({full['min']:.0f}–{full['max']:.0f})"))
+        rows.append(("rollups", "incremental ÷ full (target ≤ 1%)", f"{r['incremental_vs_full']:.2%}"))
+        f = r["fold_ms_per_10k_check_ins"]
+        rows.append(("rollups", "fold job per 10,000 check-ins (activity + pairs + venue_stats), ms",
+                     f"{f['median']:.0f} ({f['min']:.0f}–{f['max']:.0f}); {r['log_rows_per_10k_check_ins']:,.0f} log rows"))
+        last = r["rounds"][-1]
+        rows.append(("rollups", "  of which activity / pairs / venue_stats, ms (last round)",
+                     f"{last['activity_ms']:.0f} / {last['pairs_ms']:.0f} / {last['venue_stats_ms']:.0f}"))
+        c = r["capture"]
+        rows.append(("rollups", f"check_in() tps with / without capture ({c['clients']} clients)",
+                     f"{c['with_tps']['median']:.0f} / {c['without_tps']['median']:.0f}"))
+        rows.append(("rollups", "capture overhead: tps with ÷ without", f"{c['ratio']:.2f}"))
     return rows
 
 

@@ -7,6 +7,8 @@ import json
 import psycopg
 import pytest
 
+from tests.fixtures.databases import with_database
+
 BENCH_DB = "venuepulse_bench_tiny"
 
 
@@ -60,3 +62,21 @@ def test_bench_refresh_and_pages_at_tiny_scale_writes_the_expected_json(bench_se
 
     with psycopg.connect(bench_server, autocommit=True) as conn:
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)).fetchone()
+
+
+def test_bench_rollups_at_tiny_scale_reports_incremental_venue_stats_fold_cost_and_capture(bench_server, run_cli,
+                                                                                           tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_cli("--database-url", bench_server, "bench", "--scale", "tiny", "--only", "rollups",
+                   "--repeats", "1", "--json", str(out), timeout=900)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    r = json.loads(out.read_text(encoding="utf-8"))["scenarios"]["rollups"]
+    (one,) = r["rounds"]
+    assert one["check_ins"] == 10_000 and one["log_rows"] >= 10_000
+    assert one["venue_stats_changes"] >= 10_000 and one["activity_changes"] >= 10_000
+    assert r["incremental_vs_full"] > 0 and r["target"] == 0.01
+    assert r["capture"]["ratio"] > 0 and r["capture"]["with_tps"]["n"] == 1
+    with psycopg.connect(with_database(bench_server, BENCH_DB), autocommit=True) as conn:
+        # what was written without the capture was rebuilt: venue_stats equals its recount
+        conn.execute("SELECT vp_fold_venue_stats()")
+        assert conn.execute("SELECT count(*) FROM vp_venue_stats_drift()").fetchone()[0] == 0

@@ -227,3 +227,68 @@ def check_in_breakdown(url: str, calls: int = 2000) -> dict[str, Any]:
         "functions": [{**f, "share": f["self_ms"] / total} for f in functions],
         "statements": [{**r, "share": r["total_ms"] / total} for r in statements if not r["toplevel"]][:12],
     }
+
+
+# -- rollups (docs/rollups.md) ---------------------------------------------------------------------------
+
+
+def fold_everything(url: str) -> dict[str, float]:
+    """Fold every rollup consumer now (what the fold job would have done): ms per consumer."""
+    with connect(url, autocommit=True) as conn:
+        return {c: timed(conn, f"rollups.fold_{c}")[0] for c in ("activity", "pairs", "venue_stats")}
+
+
+def rollups_incremental(url: str, *, check_ins: int = 10_000, rounds: int = 3) -> dict[str, Any]:
+    """Per round: ``check_ins`` new check-ins spread over every venue (through check_in()), then
+    venue_stats brought current (its consumer's fold) and, for comparison, recomputed in full from raw
+    rows; then the other consumers' folds of the same changes (the fold job's cost)."""
+    fold_everything(url)
+    counts = prepare_writers(url)
+    out: list[dict[str, Any]] = []
+    try:
+        with connect(url, autocommit=True) as conn:
+            for r in range(rounds):
+                insert_ms, _ = timed(conn, "bench.spread_check_ins", {"n": check_ins, "seed": 7 + r,
+                                                                      "users": counts["users"],
+                                                                      "venues": counts["venues"]})
+                log_rows = int(run_on(conn, "bench.log_rows")[0]["n"])
+                vs_ms, vs = timed(conn, "rollups.fold_venue_stats")
+                full_ms, _ = timed(conn, "bench.refresh_full")
+                act_ms, act = timed(conn, "rollups.fold_activity")
+                pairs_ms, pr = timed(conn, "rollups.fold_pairs")
+                out.append({"check_ins": check_ins, "insert_ms": insert_ms, "log_rows": log_rows,
+                            "venue_stats_ms": vs_ms, "venue_stats_changes": int(vs[0]["changes"]),
+                            "venues_touched": int(vs[0]["venues"]), "full_ms": full_ms,
+                            "activity_ms": act_ms, "activity_changes": int(act[0]["changes"]),
+                            "pairs_ms": pairs_ms, "pairs_changes": int(pr[0]["changes"])})
+    finally:
+        drop_writers(url)
+    return {"rounds": out}
+
+
+def capture_overhead(url: str, *, clients: int, seconds: int, runs: int) -> dict[str, Any]:
+    """check_in() TPS (pgbench, users and venues spread) with the rollups' capture triggers and without,
+    interleaved; afterwards the days written without capture are rebuilt so the rollups stay exact."""
+    from datetime import UTC, datetime, timedelta
+
+    from venuepulse.queries.ops import rollups
+
+    started = datetime.now(UTC)
+    counts = prepare_writers(url)
+    on: list[float] = []
+    off: list[float] = []
+    try:
+        with connect(url, autocommit=True) as conn:
+            for _ in range(runs):
+                on.append(pgbench(url, "check_in_spread", clients=clients, seconds=seconds, users=counts["users"],
+                                  venues=counts["venues"], offers=counts["offers"]))
+                run_on(conn, "bench.capture_off")
+                try:
+                    off.append(pgbench(url, "check_in_spread", clients=clients, seconds=seconds,
+                                       users=counts["users"], venues=counts["venues"], offers=counts["offers"]))
+                finally:
+                    run_on(conn, "bench.capture_on")
+    finally:
+        drop_writers(url)
+        rollups.rebuild(url, from_day=started - timedelta(days=1))
+    return {"with_capture_tps": on, "without_capture_tps": off}

@@ -2,12 +2,52 @@
 
 -- name: bench.refresh_full --
 -- kind: maintenance
-REFRESH MATERIALIZED VIEW venue_stats
+-- venue_stats recomputed in full from raw rows (what --full and the reconcile job's recount do).
+SELECT refresh_venue_stats(true)
 
 -- name: bench.refresh_job --
 -- kind: maintenance
--- The refresh job's path: REFRESH ... CONCURRENTLY (the view is populated), which also diffs old and new.
+-- The refresh job's path: the changes since venue_stats' last fold applied (docs/rollups.md).
 SELECT refresh_venue_stats()
+
+-- name: bench.spread_check_ins --
+-- kind: maintenance
+-- `n` check-ins through the contract function, users and venues spread at random (reproducible by
+-- `seed`) over the numbered bench users and venues; each ends its user's previous active check-in.
+SELECT count(check_in(u.id, v.id)) AS n
+FROM generate_series(1, %(n)s::int) AS g(i)
+JOIN vp_bench_users u ON u.n = 1 + (hashint4(g.i * 7919 + %(seed)s::int) & 2147483647) %% %(users)s::int
+JOIN vp_bench_venues v ON v.n = 1 + (hashint4(g.i * 104729 + %(seed)s::int) & 2147483647) %% %(venues)s::int
+
+-- name: bench.log_rows --
+SELECT count(*) AS n FROM rollup_log
+
+-- name: bench.capture_off --
+-- kind: maintenance
+-- The rollups' capture triggers off (to measure what they cost a writer); bench.capture_on undoes it.
+DO $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+           WHERE t.tgname LIKE 'vp\_capture\_%%' AND NOT t.tgisinternal AND c.relkind IN ('r', 'p') LOOP
+    EXECUTE format('ALTER TABLE %%I DISABLE TRIGGER %%I', r.relname, r.tgname);
+  END LOOP;
+END
+$$
+
+-- name: bench.capture_on --
+-- kind: maintenance
+DO $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+           WHERE t.tgname LIKE 'vp\_capture\_%%' AND NOT t.tgisinternal AND c.relkind IN ('r', 'p') LOOP
+    EXECUTE format('ALTER TABLE %%I ENABLE TRIGGER %%I', r.relname, r.tgname);
+  END LOOP;
+END
+$$
 
 -- name: bench.aggregate_floor --
 -- kind: maintenance
