@@ -39,7 +39,7 @@ DROP FUNCTION IF EXISTS vp_fold_activity(), vp_fold_pairs(), vp_fold_venue_stats
   vp_rebuild_activity(timestamptz, timestamptz), vp_recompute_offer_funnels(uuid[]),
   vp_recount_visitors(text, timestamptz[]),
   vp_log_measures("char", smallint, timestamptz, timestamptz, boolean, text),
-  vp_notification_images(jsonb, jsonb, boolean, boolean), vp_rollup_lock_key(text), vp_drop_temp(text),
+  vp_notification_images(jsonb, jsonb, boolean, boolean), vp_rollup_lock_key(text), vp_drop_temp(text), vp_rollup_log_gc(), vp_snapshot_with_own(pg_snapshot),
   refresh_venue_stats(boolean), vp_ceil_bucket(text, timestamptz), vp_activity_tail(),
   vp_activity_parts(timestamptz, timestamptz, text), vp_activity_counts(timestamptz, timestamptz),
   vp_visitors_series(timestamptz, timestamptz, text), vp_top_venues(timestamptz, timestamptz, integer),

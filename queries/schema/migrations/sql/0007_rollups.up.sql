@@ -236,18 +236,18 @@ CREATE TABLE venue_stats_rows (
   last_check_in_at        timestamptz,
   last_review_at          timestamptz
 );
+-- (the view's (city, category) index is not kept: no page reads venues by it, and every index is one
+-- more write per changed venue on each fold)
 CREATE INDEX idx_venue_stats_engagement ON venue_stats_rows (engagement_score DESC);
-CREATE INDEX idx_venue_stats_city_category ON venue_stats_rows (city, category);
 
 -- The check-ins of the last seven days (and a little more), per venue and time: what leaves the
 -- 7-day window between two folds is counted here, consistently with the changes the fold applies.
 CREATE TABLE venue_stats_recent (
-  venue_id      uuid NOT NULL,
   checked_in_at timestamptz NOT NULL,
+  venue_id      uuid NOT NULL,
   n             integer NOT NULL,
-  PRIMARY KEY (venue_id, checked_in_at)
+  PRIMARY KEY (checked_in_at, venue_id)
 );
-CREATE INDEX idx_venue_stats_recent_time ON venue_stats_recent (checked_in_at);
 
 CREATE VIEW venue_stats AS
 SELECT r.venue_id,
@@ -690,6 +690,54 @@ BEGIN
   IF to_regclass('pg_temp.' || quote_ident(p_name)) IS NOT NULL THEN
     EXECUTE format('DROP TABLE pg_temp.%I', p_name);
   END IF;
+END;
+$$;
+
+-- Deletes the log rows every consumer has folded (no one's live tail any more).  Any fold may run it:
+-- two at once delete disjoint or already-deleted rows (READ COMMITTED skips those), never a row some
+-- consumer still needs.  Not in a REPEATABLE READ transaction (a rebuild batch), where a row another
+-- fold deleted meanwhile would be a serialization failure: the next fold collects.
+CREATE FUNCTION vp_rollup_log_gc() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_n bigint;
+BEGIN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RETURN 0;
+  END IF;
+  DELETE FROM rollup_log l
+  WHERE NOT EXISTS (SELECT 1 FROM rollup_consumers c WHERE NOT pg_visible_in_snapshot(l.xid, c.snap));
+  GET DIAGNOSTICS v_n = ROW_COUNT;
+  RETURN v_n;
+END;
+$$;
+
+-- A fold's snapshot with the folding transaction's own changes counted as visible: a transaction that
+-- writes and then folds (or recounts) in the same transaction folds its own rows now, and records them
+-- as folded, so they are never applied again after it commits.  (A snapshot does not list its own
+-- transaction; whether it counts as visible would otherwise depend on whether a later transaction had
+-- finished.)  The transactions numbered between the snapshot's xmax and ours were running then: they
+-- stay invisible.
+CREATE FUNCTION vp_snapshot_with_own(p_snap pg_snapshot) RETURNS pg_snapshot
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_me   xid8 := pg_current_xact_id_if_assigned();
+  v_xmax xid8 := pg_snapshot_xmax(p_snap);
+  v_xip  text;
+BEGIN
+  IF v_me IS NULL OR pg_visible_in_snapshot(v_me, p_snap) THEN
+    RETURN p_snap;
+  END IF;
+  IF v_me < v_xmax THEN
+    v_xip := (SELECT string_agg(x::text, ',' ORDER BY x) FROM pg_snapshot_xip(p_snap) AS x WHERE x <> v_me);
+    RETURN (pg_snapshot_xmin(p_snap)::text || ':' || v_xmax::text || ':' || coalesce(v_xip, ''))::pg_snapshot;
+  END IF;
+  v_xip := (SELECT string_agg(x::text, ',' ORDER BY x::text::numeric)
+            FROM (SELECT x::text AS x FROM pg_snapshot_xip(p_snap) AS x
+                  UNION
+                  SELECT g::text FROM generate_series(v_xmax::text::numeric, v_me::text::numeric - 1) AS g) y);
+  RETURN (pg_snapshot_xmin(p_snap)::text || ':' || (v_me::text::numeric + 1)::text || ':'
+          || coalesce(v_xip, ''))::pg_snapshot;
 END;
 $$;
 
@@ -1190,7 +1238,7 @@ BEGIN
   PERFORM vp_drop_temp('vp_pairs_src');
   -- one statement: the snapshot it reads is the one recorded
   CREATE TEMP TABLE vp_pairs_src ON COMMIT DROP AS
-  WITH s AS MATERIALIZED (SELECT pg_current_snapshot() AS snap)
+  WITH s AS MATERIALIZED (SELECT vp_snapshot_with_own(pg_current_snapshot()) AS snap)
   SELECT s.snap, p.category, p.venue_id, p.user_id, p.score
   FROM s
   LEFT JOIN (SELECT v.category::text AS category, vi.venue_id, vi.user_id, vi.engagement_score AS score
@@ -1233,10 +1281,10 @@ BEGIN
   CREATE TEMP TABLE vp_vs_full ON COMMIT DROP AS SELECT * FROM venue_stats_rows WITH NO DATA;
   ALTER TABLE vp_vs_full DROP COLUMN engagement_score, ADD COLUMN snap pg_snapshot;
   CREATE TEMP TABLE vp_vs_full_recent ON COMMIT DROP AS SELECT * FROM venue_stats_recent WITH NO DATA;
-  WITH s AS MATERIALIZED (SELECT pg_current_snapshot() AS snap),
+  WITH s AS MATERIALIZED (SELECT vp_snapshot_with_own(pg_current_snapshot()) AS snap),
   recent AS (
-    INSERT INTO vp_vs_full_recent (venue_id, checked_in_at, n)
-    SELECT venue_id, checked_in_at, count(*) FROM check_ins WHERE checked_in_at > p_at - interval '7 days'
+    INSERT INTO vp_vs_full_recent (checked_in_at, venue_id, n)
+    SELECT checked_in_at, venue_id, count(*) FROM check_ins WHERE checked_in_at > p_at - interval '7 days'
     GROUP BY 1, 2
   ),
   ci AS (
@@ -1342,7 +1390,7 @@ DECLARE
 BEGIN
   PERFORM pg_advisory_xact_lock(vp_rollup_lock_key('activity'));
   SELECT snap INTO v_prev FROM rollup_consumers WHERE consumer = 'activity' FOR UPDATE;
-  v_snap := pg_current_snapshot();
+  v_snap := vp_snapshot_with_own(pg_current_snapshot());
   PERFORM vp_drop_temp('vp_fold_rows');
   CREATE TEMP TABLE vp_fold_rows ON COMMIT DROP AS
   SELECT src, sign, venue_id, user_id, offer_id, t1, t2, flag, bits, k, ch FROM rollup_log
@@ -1431,10 +1479,7 @@ BEGIN
   UPDATE rollup_consumers SET snap = v_snap, as_of = now(), folded_at = clock_timestamp(), last_changes = changes,
                               last_ms = extract(epoch FROM clock_timestamp() - v_started) * 1000
   WHERE consumer = 'activity';
-  -- rows every consumer has folded are no longer anyone's tail
-  DELETE FROM rollup_log l
-  WHERE NOT EXISTS (SELECT 1 FROM rollup_consumers c WHERE NOT pg_visible_in_snapshot(l.xid, c.snap));
-  GET DIAGNOSTICS gc = ROW_COUNT;
+  gc := vp_rollup_log_gc();
 END;
 $$;
 
@@ -1447,7 +1492,7 @@ DECLARE
 BEGIN
   PERFORM pg_advisory_xact_lock(vp_rollup_lock_key('pairs'));
   SELECT snap INTO v_prev FROM rollup_consumers WHERE consumer = 'pairs' FOR UPDATE;
-  v_snap := pg_current_snapshot();
+  v_snap := vp_snapshot_with_own(pg_current_snapshot());
   -- a venue changing category moves all its pairs: rare, so recount them all
   rebuilt := EXISTS (
     SELECT 1 FROM rollup_log
@@ -1519,13 +1564,16 @@ BEGIN
   UPDATE rollup_consumers SET snap = v_snap, as_of = now(), folded_at = clock_timestamp(), last_changes = changes,
                               last_ms = extract(epoch FROM clock_timestamp() - v_started) * 1000
   WHERE consumer = 'pairs';
+  PERFORM vp_rollup_log_gc();
 END;
 $$;
 
 -- venue_stats brought current: counts move by the folded changes; check_ins_last_7_days also loses
--- the check-ins that left the window since the last fold (from venue_stats_recent, kept by the same
--- changes, so the two always agree); a maximum that a removed row may have held is looked up again
--- through the (venue_id, time) indexes.  Cost: the changes plus the check-ins leaving the window.
+-- the check-ins that left the window since the last fold (counted in venue_stats_recent as it was before
+-- this fold: exactly the check-ins of the last fold's snapshot, whatever committed since); a maximum that
+-- a removed row may have held is looked up again through the (venue_id, time) indexes.  One statement
+-- (one snapshot) reads the log once and writes both tables.  Cost: the changes, plus the check-ins
+-- leaving the window.
 CREATE FUNCTION vp_fold_venue_stats(OUT changes bigint, OUT venues bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -1537,96 +1585,107 @@ DECLARE
 BEGIN
   PERFORM pg_advisory_xact_lock(vp_rollup_lock_key('venue_stats'));
   SELECT snap, as_of INTO v_prev, v_t0 FROM rollup_consumers WHERE consumer = 'venue_stats' FOR UPDATE;
-  v_snap := pg_current_snapshot();
+  v_snap := vp_snapshot_with_own(pg_current_snapshot());
   v_t := greatest(now(), v_t0);
-  PERFORM vp_drop_temp('vp_vs_rows');
-  CREATE TEMP TABLE vp_vs_rows ON COMMIT DROP AS
-  SELECT src, sign, venue_id, t1, flag, n, bits FROM rollup_log
-  WHERE src IN ('c', 'r', 'f', 'l', 'o', 'p', 'v')
-    AND pg_visible_in_snapshot(xid, v_snap) AND NOT pg_visible_in_snapshot(xid, v_prev);
-  GET DIAGNOSTICS changes = ROW_COUNT;
 
-  INSERT INTO venue_stats_recent AS r (venue_id, checked_in_at, n)
-  SELECT venue_id, t1, sum(sign) FROM vp_vs_rows
-  WHERE src = 'c' AND t1 > v_t0 - interval '7 days' GROUP BY 1, 2 HAVING sum(sign) <> 0
-  ON CONFLICT (venue_id, checked_in_at) DO UPDATE SET n = r.n + EXCLUDED.n;
-
-  WITH d AS (
+  WITH l AS MATERIALIZED (
+    SELECT src, sign, venue_id, t1, flag, n, bits FROM rollup_log
+    WHERE src IN ('c', 'r', 'f', 'l', 'o', 'p', 'v') AND venue_id IS NOT NULL
+      AND pg_visible_in_snapshot(xid, v_snap) AND NOT pg_visible_in_snapshot(xid, v_prev)
+  ),
+  recent AS (
+    INSERT INTO venue_stats_recent AS r (checked_in_at, venue_id, n)
+    SELECT t1, venue_id, sum(sign) FROM l
+    WHERE src = 'c' AND t1 > v_t0 - interval '7 days' GROUP BY 1, 2 HAVING sum(sign) <> 0
+    ON CONFLICT (checked_in_at, venue_id) DO UPDATE SET n = r.n + EXCLUDED.n
+  ),
+  -- the latest check-in and review move by the times whose rows went up or down on balance (a checkout
+  -- logs -1 and +1 at the same time: neither); where one went down, the maximum is looked up again
+  lowered AS (
+    SELECT venue_id, max(t1) FILTER (WHERE src = 'c' AND s < 0) AS ci_removed,
+           max(t1) FILTER (WHERE src = 'r' AND s < 0) AS rv_removed,
+           max(t1) FILTER (WHERE src = 'c' AND s > 0) AS ci_added,
+           max(t1) FILTER (WHERE src = 'r' AND s > 0) AS rv_added
+    FROM (SELECT src, venue_id, t1, sum(sign) AS s FROM l WHERE src IN ('c', 'r') GROUP BY 1, 2, 3
+          HAVING sum(sign) <> 0) x
+    GROUP BY venue_id
+  ),
+  d AS (
     SELECT venue_id,
            coalesce(sum(sign) FILTER (WHERE src = 'c'), 0) AS ci,
            coalesce(sum(sign) FILTER (WHERE src = 'c' AND flag), 0) AS active,
            coalesce(sum(sign) FILTER (WHERE src = 'c' AND t1 > v_t - interval '7 days'), 0) AS in_window,
-           coalesce(sum(sign) FILTER (WHERE src = 'c' AND t1 > v_t0 - interval '7 days'
-                                        AND t1 <= v_t - interval '7 days'), 0) AS in_slice,
-           max(t1) FILTER (WHERE src = 'c' AND sign > 0) AS ci_added,
-           max(t1) FILTER (WHERE src = 'c' AND sign < 0) AS ci_removed,
            coalesce(sum(sign) FILTER (WHERE src = 'r'), 0) AS reviews,
            coalesce(sum(sign * n) FILTER (WHERE src = 'r'), 0) AS rating,
            coalesce(sum(sign) FILTER (WHERE src = 'r' AND flag), 0) AS verified,
-           max(t1) FILTER (WHERE src = 'r' AND sign > 0) AS rv_added,
-           max(t1) FILTER (WHERE src = 'r' AND sign < 0) AS rv_removed,
            coalesce(sum(sign) FILTER (WHERE src = 'f'), 0) AS favorites,
            coalesce(sum(sign) FILTER (WHERE src = 'l'), 0) AS collections,
            coalesce(sum(sign) FILTER (WHERE src = 'o'), 0) AS offers,
            coalesce(sum(sign) FILTER (WHERE src = 'p' AND bits & 1 <> 0), 0) AS visitors,
            coalesce(sum(sign) FILTER (WHERE src = 'p' AND bits & 2 <> 0), 0) AS claimers
-    FROM vp_vs_rows WHERE venue_id IS NOT NULL GROUP BY venue_id),
+    FROM l GROUP BY venue_id
+  ),
+  -- what left the 7-day window, from venue_stats_recent before this statement adds to it
   e AS (
     SELECT venue_id, sum(n) AS expired FROM venue_stats_recent
     WHERE checked_in_at > v_t0 - interval '7 days' AND checked_in_at <= v_t - interval '7 days'
-    GROUP BY venue_id),
-  k AS (SELECT venue_id FROM d UNION SELECT venue_id FROM e)
-  INSERT INTO venue_stats_rows AS s (venue_id, name, category, city, total_unique_visitors, total_check_ins,
-                                     check_ins_last_7_days, active_check_ins, review_count, rating_sum,
-                                     verified_review_count, favorite_count, collection_count, flash_offer_count,
-                                     flash_offer_claim_count, last_check_in_at, last_review_at)
-  SELECT k.venue_id, v.name, v.category, v.city,
-         coalesce(cur.total_unique_visitors, 0) + coalesce(d.visitors, 0),
-         coalesce(cur.total_check_ins, 0) + coalesce(d.ci, 0),
-         coalesce(cur.check_ins_last_7_days, 0) + coalesce(d.in_window, 0)
-           - (coalesce(e.expired, 0) - coalesce(d.in_slice, 0)),
-         coalesce(cur.active_check_ins, 0) + coalesce(d.active, 0),
-         coalesce(cur.review_count, 0) + coalesce(d.reviews, 0),
-         coalesce(cur.rating_sum, 0) + coalesce(d.rating, 0),
-         coalesce(cur.verified_review_count, 0) + coalesce(d.verified, 0),
-         coalesce(cur.favorite_count, 0) + coalesce(d.favorites, 0),
-         coalesce(cur.collection_count, 0) + coalesce(d.collections, 0),
-         coalesce(cur.flash_offer_count, 0) + coalesce(d.offers, 0),
-         coalesce(cur.flash_offer_claim_count, 0) + coalesce(d.claimers, 0),
-         CASE WHEN d.ci_removed IS NOT NULL AND (cur.last_check_in_at IS NULL OR d.ci_removed >= cur.last_check_in_at)
-              THEN (SELECT max(c.checked_in_at) FROM check_ins c WHERE c.venue_id = k.venue_id)
-              ELSE greatest(cur.last_check_in_at, d.ci_added) END,
-         CASE WHEN d.rv_removed IS NOT NULL AND (cur.last_review_at IS NULL OR d.rv_removed >= cur.last_review_at)
-              THEN (SELECT max(r.created_at) FROM reviews r WHERE r.venue_id = k.venue_id)
-              ELSE greatest(cur.last_review_at, d.rv_added) END
-  FROM k
-  JOIN venues v ON v.id = k.venue_id
-  LEFT JOIN d ON d.venue_id = k.venue_id
-  LEFT JOIN e ON e.venue_id = k.venue_id
-  LEFT JOIN venue_stats_rows cur ON cur.venue_id = k.venue_id
-  ON CONFLICT (venue_id) DO UPDATE SET
-    name = EXCLUDED.name, category = EXCLUDED.category, city = EXCLUDED.city,
-    total_unique_visitors = EXCLUDED.total_unique_visitors, total_check_ins = EXCLUDED.total_check_ins,
-    check_ins_last_7_days = EXCLUDED.check_ins_last_7_days, active_check_ins = EXCLUDED.active_check_ins,
-    review_count = EXCLUDED.review_count, rating_sum = EXCLUDED.rating_sum,
-    verified_review_count = EXCLUDED.verified_review_count, favorite_count = EXCLUDED.favorite_count,
-    collection_count = EXCLUDED.collection_count, flash_offer_count = EXCLUDED.flash_offer_count,
-    flash_offer_claim_count = EXCLUDED.flash_offer_claim_count, last_check_in_at = EXCLUDED.last_check_in_at,
-    last_review_at = EXCLUDED.last_review_at;
-  GET DIAGNOSTICS venues = ROW_COUNT;
+    GROUP BY venue_id
+  ),
+  k AS (SELECT venue_id FROM d UNION SELECT venue_id FROM e),
+  gone AS (
+    DELETE FROM venue_stats_rows s
+    WHERE s.venue_id IN (SELECT venue_id FROM l WHERE src = 'v' AND sign < 0)
+      AND NOT EXISTS (SELECT 1 FROM venues v WHERE v.id = s.venue_id)
+  ),
+  up AS (
+    INSERT INTO venue_stats_rows AS s (venue_id, name, category, city, total_unique_visitors, total_check_ins,
+                                       check_ins_last_7_days, active_check_ins, review_count, rating_sum,
+                                       verified_review_count, favorite_count, collection_count, flash_offer_count,
+                                       flash_offer_claim_count, last_check_in_at, last_review_at)
+    SELECT k.venue_id, v.name, v.category, v.city,
+           coalesce(cur.total_unique_visitors, 0) + coalesce(d.visitors, 0),
+           coalesce(cur.total_check_ins, 0) + coalesce(d.ci, 0),
+           coalesce(cur.check_ins_last_7_days, 0) + coalesce(d.in_window, 0) - coalesce(e.expired, 0),
+           coalesce(cur.active_check_ins, 0) + coalesce(d.active, 0),
+           coalesce(cur.review_count, 0) + coalesce(d.reviews, 0),
+           coalesce(cur.rating_sum, 0) + coalesce(d.rating, 0),
+           coalesce(cur.verified_review_count, 0) + coalesce(d.verified, 0),
+           coalesce(cur.favorite_count, 0) + coalesce(d.favorites, 0),
+           coalesce(cur.collection_count, 0) + coalesce(d.collections, 0),
+           coalesce(cur.flash_offer_count, 0) + coalesce(d.offers, 0),
+           coalesce(cur.flash_offer_claim_count, 0) + coalesce(d.claimers, 0),
+           CASE WHEN lo.ci_removed IS NOT NULL AND (cur.last_check_in_at IS NULL OR lo.ci_removed >= cur.last_check_in_at)
+                THEN (SELECT max(c.checked_in_at) FROM check_ins c WHERE c.venue_id = k.venue_id)
+                ELSE greatest(cur.last_check_in_at, lo.ci_added) END,
+           CASE WHEN lo.rv_removed IS NOT NULL AND (cur.last_review_at IS NULL OR lo.rv_removed >= cur.last_review_at)
+                THEN (SELECT max(r.created_at) FROM reviews r WHERE r.venue_id = k.venue_id)
+                ELSE greatest(cur.last_review_at, lo.rv_added) END
+    FROM k
+    JOIN venues v ON v.id = k.venue_id
+    LEFT JOIN d ON d.venue_id = k.venue_id
+    LEFT JOIN e ON e.venue_id = k.venue_id
+    LEFT JOIN lowered lo ON lo.venue_id = k.venue_id
+    LEFT JOIN venue_stats_rows cur ON cur.venue_id = k.venue_id
+    ON CONFLICT (venue_id) DO UPDATE SET
+      name = EXCLUDED.name, category = EXCLUDED.category, city = EXCLUDED.city,
+      total_unique_visitors = EXCLUDED.total_unique_visitors, total_check_ins = EXCLUDED.total_check_ins,
+      check_ins_last_7_days = EXCLUDED.check_ins_last_7_days, active_check_ins = EXCLUDED.active_check_ins,
+      review_count = EXCLUDED.review_count, rating_sum = EXCLUDED.rating_sum,
+      verified_review_count = EXCLUDED.verified_review_count, favorite_count = EXCLUDED.favorite_count,
+      collection_count = EXCLUDED.collection_count, flash_offer_count = EXCLUDED.flash_offer_count,
+      flash_offer_claim_count = EXCLUDED.flash_offer_claim_count, last_check_in_at = EXCLUDED.last_check_in_at,
+      last_review_at = EXCLUDED.last_review_at
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM l), (SELECT count(*) FROM up) INTO changes, venues;
 
-  -- venues deleted since (their rows removed; a venue deleted has a 'v' row)
-  DELETE FROM venue_stats_rows s
-  WHERE s.venue_id IN (SELECT venue_id FROM vp_vs_rows WHERE src = 'v' AND sign < 0)
-    AND NOT EXISTS (SELECT 1 FROM venues v WHERE v.id = s.venue_id);
-  DELETE FROM venue_stats_recent r
-  USING (SELECT DISTINCT venue_id, t1 FROM vp_vs_rows WHERE src = 'c') x
-  WHERE r.venue_id = x.venue_id AND r.checked_in_at = x.t1 AND r.n = 0;
+  -- check-ins that left the window (and zero counts with them) are no longer needed
   DELETE FROM venue_stats_recent WHERE checked_in_at <= v_t - interval '7 days';
 
   UPDATE rollup_consumers SET snap = v_snap, as_of = v_t, folded_at = clock_timestamp(), last_changes = changes,
                               last_ms = extract(epoch FROM clock_timestamp() - v_started) * 1000
   WHERE consumer = 'venue_stats';
+  PERFORM vp_rollup_log_gc();
 END;
 $$;
 
