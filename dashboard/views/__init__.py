@@ -26,6 +26,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("offers", "Offers", ":material/local_offer:", ROLES),
     PageSpec("query_performance", "Query performance", ":material/speed:", ("engineer",)),
     PageSpec("jobs_health", "Jobs & health", ":material/monitor_heart:", ("engineer",)),
+    PageSpec("database_health", "Database health", ":material/database:", ("engineer",)),
     # product managers see it read-only; venue owners' reports are issue 17's
     PageSpec("alerts", "Alerts", ":material/notifications_active:", ("engineer", "pm")),
 )
