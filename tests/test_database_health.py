@@ -138,7 +138,7 @@ def plain_role(db_url, conn):
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
 
 
-def test_the_page_shows_every_panel_to_an_engineer(page_env, conn):
+def test_the_page_shows_every_panel_to_an_engineer(page_env, conn, db):
     conn.execute("CREATE TABLE dbh_p (a int)")
     conn.execute("CREATE INDEX dbh_p_a ON dbh_p (a)")
     conn.execute("CREATE INDEX dbh_p_a2 ON dbh_p (a)")
@@ -150,7 +150,11 @@ def test_the_page_shows_every_panel_to_an_engineer(page_env, conn):
         assert title in headers
     text = pages.texts(at)
     assert "DROP INDEX CONCURRENTLY public.dbh_p_a2;" in text
-    assert "not available" not in text
+    if health.viewer(db)["reads_all_stats"]:
+        assert "not available" not in text
+    else:  # a managed service's admin role, as the tests' role in CI's non-superuser run
+        assert "Connections not available" in text
+    assert "not available right now" not in text
 
 
 def test_a_role_without_pg_read_all_stats_is_told_what_to_grant(plain_role, monkeypatch, db_url):
