@@ -682,6 +682,12 @@ class Dataset:
         start[cur] = self.now - rng.integers(5 * MIN, 8 * HOUR, n_cur)
         start[cur[:2]] = self.now - rng.integers(2 * MIN, 10 * MIN, 2)
         end[cur] = self.now + rng.integers(HOUR, 30 * HOUR, n_cur)
+        # The demo owner (accounts.demo_owner_user) sees offers in every state: the most popular venue gets
+        # three ended offers, the two scheduled ones and three running ones (one of them made full in _funnel).
+        self.demo_venue = int(np.argmax(self.v_pop))
+        venue[np.flatnonzero(end[:n_hist - 2] <= self.now - DAY)[:3]] = self.demo_venue
+        venue[n_hist - 2:n_hist] = self.demo_venue
+        venue[cur[:3]] = self.demo_venue
         radius = np.array([0.5, 1.0, 1.5, 2.0, 3.0, 5.0])[rng.choice(6, n, p=[0.1, 0.2, 0.25, 0.2, 0.15, 0.1])]
         radius[cur] = np.array([2.0, 3.0, 5.0])[rng.integers(0, 3, n_cur)]
         self.of_venue, self.of_start, self.of_end, self.of_radius = venue, start, end, radius
@@ -766,6 +772,11 @@ class Dataset:
         full = running & (claims_per > 0) & (rng.random(n) < 0.4)
         if running.any() and not full.any() and (running & (claims_per > 0)).any():
             full[np.flatnonzero(running & (claims_per > 0))[0]] = True
+        demo_running = np.flatnonzero(running & (self.of_venue == self.demo_venue))
+        demo_claimed = demo_running[claims_per[demo_running] > 0]
+        if len(demo_claimed):  # one of the demo venue's running offers is full, the others keep room
+            full[demo_running] = False
+            full[demo_claimed[0]] = True
         self.of_max = np.maximum(self.of_max, claims_per)
         self.of_max = np.where(running & ~full, np.maximum(self.of_max, claims_per + 5), self.of_max)
         self.of_max = np.where(full, claims_per, self.of_max)

@@ -97,9 +97,13 @@ SELECT current_user::text AS role_name, vp_is_scoped_role() AS scoped,
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser
 
 -- name: accounts.demo_owner_user --
--- The demo owner: an app user owning a few venues (2-5 preferred), deterministic for the same data.
-SELECT user_id
-FROM venue_owners
-GROUP BY user_id
-ORDER BY (count(*) BETWEEN 2 AND 5) DESC, count(*) DESC, user_id
+-- The demo owner: an app user whose venues have offers in the most states (the seed gives one venue
+-- every state) and redemptions, then owning a few venues (2-5 preferred); deterministic for the same data.
+SELECT vo.user_id
+FROM venue_owners vo
+LEFT JOIN flash_offers o ON o.venue_id = vo.venue_id
+GROUP BY vo.user_id
+ORDER BY count(DISTINCT status(o)) FILTER (WHERE o.id IS NOT NULL) DESC,
+         (coalesce(sum(o.redeemed_count), 0) > 0) DESC,
+         (count(DISTINCT vo.venue_id) BETWEEN 2 AND 5) DESC, count(DISTINCT vo.venue_id) DESC, vo.user_id
 LIMIT 1
