@@ -150,6 +150,8 @@ def test_the_page_shows_every_panel_to_an_engineer(page_env, conn, db):
         assert title in headers
     text = pages.texts(at)
     assert "DROP INDEX CONCURRENTLY public.dbh_p_a2;" in text
+    unused = pages.table_with(at, "qualified_name", "definition", "fix").set_index("qualified_name")
+    assert unused.loc["public.dbh_p_a", "fix"] == "DROP INDEX CONCURRENTLY public.dbh_p_a;"
     if health.viewer(db)["reads_all_stats"]:
         assert "not available" not in text
     else:  # a managed service's admin role, as the tests' role in CI's non-superuser run
@@ -166,3 +168,8 @@ def test_a_role_without_pg_read_all_stats_is_told_what_to_grant(plain_role, monk
     assert "GRANT pg_monitor TO vp_dbh_" in warnings
     assert "Blocked queries not available" in warnings
     assert "not available right now" not in warnings  # the other panels read what any role may
+
+
+@pytest.mark.superuser("only a role with ADMIN on pg_monitor may grant it")
+def test_migrating_as_a_superuser_puts_the_reader_in_pg_monitor(conn):
+    assert conn.execute("SELECT pg_has_role('venuepulse_reader', 'pg_monitor', 'MEMBER')").fetchone()[0]

@@ -139,9 +139,18 @@ def _indexes(ctx: PageContext) -> None:
             what = "duplicates" if r["kind"] == "duplicate" else "is covered by"
             st.warning(f"{r['qualified_name']} {what} {r['covered_by']} (same table, leading columns, predicate "
                        f"and expressions): `{r['fix']}`")
-        for r in info["unused"]:
-            st.info(f"{r['qualified_name']} ({_mb(r['size_bytes'])} MB) has not been scanned since the statistics "
-                    f"were reset: `{r['fix']}` (check replicas' statistics first: they are counted per server).")
+        if info["unused"]:
+            unused = pd.DataFrame(info["unused"])
+            st.info(f"{len(unused)} indexes ({_mb(unused['size_bytes'].sum())} MB) enforce nothing and have not been "
+                    "scanned since the statistics were reset. Scans are counted per server: check the replicas' "
+                    "before dropping one.")
+            shown = unused[["qualified_name", "table_name", "size_bytes", "definition", "fix"]].assign(
+                size_bytes=unused["size_bytes"].map(_mb))
+            st.dataframe(shown, hide_index=True, column_config={
+                "qualified_name": "Unused index", "table_name": "Table",
+                "size_bytes": st.column_config.NumberColumn("Size (MB)", format="%.2f"),
+                "definition": st.column_config.TextColumn("Definition", width="large"), "fix": "Statement to run"})
+            download_csv(shown, "unused_indexes.csv", key="csv_unused_indexes")
         if not info["duplicates"] and not info["unused"]:
             st.success("No duplicate, covered or unused index.")
         rows = pd.DataFrame(info["all"])
