@@ -93,6 +93,9 @@ def render(ctx: PageContext) -> None:
         st.info(f"Showing the {LIST_LIMIT} most recent offers of the period; narrow the dates or pick a venue "
                 "to see the others.")
     _live(ctx, lo, hi, venue_id, offer_id)
+    if owner:
+        with panel("Against similar venues"):
+            _benchmarks(ctx, listed, offer_id)
 
 
 @st.fragment(run_every=LIVE_REFRESH)
@@ -229,6 +232,55 @@ def _offer_table(ctx: PageContext, lo, hi, venue_id) -> None:
         "Final": st.column_config.CheckboxColumn(help="False while the offer's window is still open."),
     })
     download_csv(table, "offers.csv", key="csv_offers")
+
+
+BENCHMARK_HELP = f"""Each offer against the offers of similar venues (same category and city; wider when
+fewer than {offers.MIN_PEER_VENUES} venues are alike): the lower quartile, median and upper quartile over those
+venues, each venue counted once.  Only ended offers of other venues count, and the database answers only when at
+least {offers.MIN_PEER_VENUES} other venues are in the group, so no number describes one venue."""
+
+
+def _benchmarks(ctx: PageContext, listed: pd.DataFrame, offer_id: str | None) -> None:
+    st.caption("How your offers convert compared with similar venues.", help=BENCHMARK_HELP)
+    ids = [offer_id] if offer_id else [str(o) for o in listed["offer_id"]]
+    df = offers.benchmarks(ctx.db, ids)
+    if df.empty:
+        empty_state("No offers to compare.", "Pick another period or offer.")
+        return
+    if df["peer_scope"].isna().all():
+        st.info(f"Fewer than {offers.MIN_PEER_VENUES} similar venues have ended offers yet, so there is nothing "
+                "to compare with without describing one venue.", icon=":material/group_off:")
+        return
+
+    def quartiles(r, col: str, fmt, unit: str = "") -> str:
+        qs = [r[f"{col}_p{q}{unit}"] for q in (25, 50, 75)]
+        return "–" if any(pd.isna(q) for q in qs) else " / ".join(fmt(q) for q in qs)
+
+    def pct(v) -> str:
+        return "–" if v is None or pd.isna(v) else fmt_pct(v)
+
+    def dur(v) -> str:
+        return "–" if v is None or pd.isna(v) else format_duration(v)
+
+    rows = []
+    for r in df.to_dict("records"):
+        scope = r["peer_scope"]
+        rows.append({
+            "Offer": r["title"],
+            "Starts": r["start_time"],
+            "Claim rate": pct(r["claim_rate"]),
+            "Similar: claim rate p25 / median / p75": quartiles(r, "claim_rate", pct),
+            "Redemption rate": pct(r["redeem_rate"]),
+            "Similar: redemption rate p25 / median / p75": quartiles(r, "redeem_rate", pct),
+            "Time to claim": dur(r["time_to_claim_s"]),
+            "Similar: time to claim p25 / median / p75": quartiles(r, "time_to_claim", dur, "_s"),
+            "Compared with": (f"{int(r['peer_venues'])} venues, {offers.PEER_SCOPES[scope]}" if scope
+                              else f"fewer than {offers.MIN_PEER_VENUES} similar venues"),
+        })
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True, key="offers_benchmarks", column_config={
+        "Starts": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+    download_csv(table, "offer_benchmarks.csv", key="csv_benchmarks")
 
 
 def _rollups_caption(f: dict) -> None:

@@ -144,3 +144,24 @@ def rollup_freshness(db) -> dict[str, Any]:
     current either way (docs/rollups.md); a long tail only makes the page slower."""
     rows = db.run("rollups.freshness", {"consumer": "activity"})
     return rows[0] if rows else {"folded_at": None, "live_changes": 0, "oldest_live_at": None, "as_of": None}
+
+
+_BENCHMARK_COLUMNS = ["offer_id", "title", "start_time", "claim_rate", "redeem_rate", "time_to_claim_s",
+                      "peer_scope", "peer_venues", "claim_rate_p25", "claim_rate_p50", "claim_rate_p75",
+                      "redeem_rate_p25", "redeem_rate_p50", "redeem_rate_p75", "time_to_claim_p25_s",
+                      "time_to_claim_p50_s", "time_to_claim_p75_s"]
+MIN_PEER_VENUES = 5  # vp_offer_benchmarks answers only over at least this many other venues
+PEER_SCOPES = {"category_city": "same category and city", "category": "same category, any city",
+               "city": "same city, any category", "all": "all categories and cities"}
+
+
+def benchmarks(db, offer_ids) -> pd.DataFrame:
+    """How each of ``offer_ids`` compares with similar offers of at least 5 other venues (migration 0009).
+
+    One row per given offer of the connection's venue scope (other ids are ignored by the database):
+    the offer's claim_rate (claims / views), redeem_rate (redemptions / claims) and time_to_claim_s (median
+    seconds from the offer's start to a claim), and the peers' quartiles of each (``*_p25/_p50/_p75``),
+    ``peer_scope`` (a PEER_SCOPES key) and ``peer_venues``; peer columns are None when fewer than 5 similar
+    venues have that number."""
+    ids = [_uuid("offer_ids", v) for v in offer_ids]
+    return common.frame(db.run("offers.benchmarks", {"offer_ids": ids}), _BENCHMARK_COLUMNS)

@@ -203,3 +203,21 @@ FROM x
 GROUP BY day
 HAVING sum(viewed_users) > 0
 ORDER BY day
+
+-- name: offers.benchmarks --
+-- Each given offer of the caller's venues against similar offers of at least 5 other venues: the peer
+-- quartiles come from vp_offer_benchmarks (migration 0009, aggregates only; offers outside the
+-- transaction's venue scope are not answered), the offer's own rates from its counters and claims.
+-- Time to claim here runs from the offer's start to the claim (the same measure as the peers').
+SELECT o.id AS offer_id, o.title, o.start_time,
+       o.claimed_count::float8 / nullif(o.view_count, 0) AS claim_rate,
+       o.redeemed_count::float8 / nullif(o.claimed_count, 0) AS redeem_rate,
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.created_at - o.start_time))
+        FROM flash_offer_claims c WHERE c.offer_id = o.id) AS time_to_claim_s,
+       b.peer_scope, b.peer_venues,
+       b.claim_rate_p25, b.claim_rate_p50, b.claim_rate_p75,
+       b.redeem_rate_p25, b.redeem_rate_p50, b.redeem_rate_p75,
+       b.time_to_claim_p25_s, b.time_to_claim_p50_s, b.time_to_claim_p75_s
+FROM vp_offer_benchmarks(%(offer_ids)s::uuid[]) b
+JOIN flash_offers o ON o.id = b.offer_id
+ORDER BY o.start_time DESC, o.id

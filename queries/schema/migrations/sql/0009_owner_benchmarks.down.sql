@@ -1,0 +1,2 @@
+-- Reverses 0009_owner_benchmarks.up.sql.
+DROP FUNCTION IF EXISTS vp_offer_benchmarks(uuid[]);
