@@ -120,9 +120,14 @@ def test_streamlit_settings_have_one_source_which_both_ways_of_starting_the_dash
     from venuepulse.supervisor import STREAMLIT_CONFIG, streamlit_command
 
     repo_config = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
-    assert repo_config.resolve() == STREAMLIT_CONFIG.resolve()  # `streamlit run dashboard/app.py`
+    # `streamlit run dashboard/app.py` reads the repository's file, a link to the one the package ships
+    # (installed, the package's copy lives in site-packages: the same settings, another path)
+    assert repo_config.is_symlink()
+    assert repo_config.resolve() == (repo_config.parent.parent / "dashboard" / "streamlit.toml").resolve()
     with STREAMLIT_CONFIG.open("rb") as f:
         settings = tomllib.load(f)
+    with repo_config.open("rb") as f:
+        assert tomllib.load(f) == settings
     command = streamlit_command(8501)  # `venuepulse dashboard` and `venuepulse up`
     passed = dict(zip(command[5::2], command[6::2], strict=True))
     for section, options in settings.items():
