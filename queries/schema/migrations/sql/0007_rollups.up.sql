@@ -788,11 +788,11 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The activity consumer's unfolded changes, as measures at their time (see vp_log_measures).
-CREATE FUNCTION vp_activity_tail() RETURNS TABLE (venue_id uuid, user_id uuid, src "char", sign smallint,
+CREATE FUNCTION vp_activity_tail() RETURNS TABLE (xid xid8, venue_id uuid, user_id uuid, src "char", sign smallint,
   t1 timestamptz, at timestamptz, check_ins integer, reviews integer, favorites integer, claims integer,
   redemptions integer, offer_views integer, offer_clicks integer, starts integer, ends integer, active integer)
 LANGUAGE sql STABLE AS $$
-  SELECT l.venue_id, l.user_id, l.src, l.sign, l.t1, m.*
+  SELECT l.xid, l.venue_id, l.user_id, l.src, l.sign, l.t1, m.*
   FROM rollup_log l
   CROSS JOIN LATERAL vp_log_measures(l.src, l.sign, l.t1, l.t2, l.flag, l.k) m
   WHERE l.src IN ('c', 'r', 'f', 'k', 'e')
@@ -903,10 +903,13 @@ WITH b AS (
                        CASE p_grain WHEN 'hour' THEN interval '1 hour' WHEN 'day' THEN interval '24 hours'
                                     ELSE interval '168 hours' END) AS gs
 ),
+-- changed: some transaction changed some user's number of check-ins in the bucket (a checkout, -1 and
+-- +1 in one transaction, does not; an insert and a later delete do, even though they cancel out: the
+-- folded count may have been recounted between them)
 dirty AS (
   SELECT DISTINCT x.b FROM (
-    SELECT date_trunc(p_grain, t.t1, 'UTC') AS b, t.user_id, sum(t.sign) AS s
-    FROM vp_activity_tail() t WHERE t.src = 'c' GROUP BY 1, 2) x
+    SELECT date_trunc(p_grain, t.t1, 'UTC') AS b, t.user_id, t.xid, sum(t.sign) AS s
+    FROM vp_activity_tail() t WHERE t.src = 'c' AND t.check_ins <> 0 GROUP BY 1, 2, 3) x
   WHERE x.s <> 0
 ),
 k AS (
@@ -1020,10 +1023,10 @@ DECLARE
   v_n     bigint;
 BEGIN
   v_dirty := ARRAY(
-    SELECT x.b FROM (SELECT date_trunc('day', t.t1, 'UTC') AS b, t.user_id, sum(t.sign) AS s
+    SELECT x.b FROM (SELECT date_trunc('day', t.t1, 'UTC') AS b, t.user_id, t.xid, sum(t.sign) AS s
                      FROM vp_activity_tail() t
                      WHERE t.src = 'c' AND t.venue_id = p_venue AND t.check_ins <> 0
-                     GROUP BY 1, 2) x
+                     GROUP BY 1, 2, 3) x
     WHERE x.s <> 0 AND x.b >= v_lo AND x.b < v_hi);
   SELECT count(DISTINCT u.user_id) INTO v_n FROM (
     SELECT unnest(v.visitor_ids) AS user_id FROM rollup_venue_daily v
@@ -1360,10 +1363,24 @@ BEGIN
     verified_review_count = EXCLUDED.verified_review_count, favorite_count = EXCLUDED.favorite_count,
     collection_count = EXCLUDED.collection_count, flash_offer_count = EXCLUDED.flash_offer_count,
     flash_offer_claim_count = EXCLUDED.flash_offer_claim_count, last_check_in_at = EXCLUDED.last_check_in_at,
-    last_review_at = EXCLUDED.last_review_at;
+    last_review_at = EXCLUDED.last_review_at
+  -- rows already right are not rewritten (nor their index entries)
+  WHERE (s.name, s.category, s.city, s.total_unique_visitors, s.total_check_ins, s.check_ins_last_7_days,
+         s.active_check_ins, s.review_count, s.rating_sum, s.verified_review_count, s.favorite_count,
+         s.collection_count, s.flash_offer_count, s.flash_offer_claim_count, s.last_check_in_at, s.last_review_at)
+        IS DISTINCT FROM
+        (EXCLUDED.name, EXCLUDED.category, EXCLUDED.city, EXCLUDED.total_unique_visitors, EXCLUDED.total_check_ins,
+         EXCLUDED.check_ins_last_7_days, EXCLUDED.active_check_ins, EXCLUDED.review_count, EXCLUDED.rating_sum,
+         EXCLUDED.verified_review_count, EXCLUDED.favorite_count, EXCLUDED.collection_count,
+         EXCLUDED.flash_offer_count, EXCLUDED.flash_offer_claim_count, EXCLUDED.last_check_in_at,
+         EXCLUDED.last_review_at);
   GET DIAGNOSTICS v_n = ROW_COUNT;
-  DELETE FROM venue_stats_recent;
-  INSERT INTO venue_stats_recent SELECT * FROM vp_vs_full_recent;
+  DELETE FROM venue_stats_recent r
+  WHERE NOT EXISTS (SELECT 1 FROM vp_vs_full_recent f
+                    WHERE f.checked_in_at = r.checked_in_at AND f.venue_id = r.venue_id AND f.n = r.n);
+  INSERT INTO venue_stats_recent
+  SELECT f.* FROM vp_vs_full_recent f
+  WHERE NOT EXISTS (SELECT 1 FROM venue_stats_recent r WHERE r.checked_in_at = f.checked_in_at AND r.venue_id = f.venue_id);
   UPDATE rollup_consumers SET snap = v_snap, as_of = v_at, folded_at = clock_timestamp(), last_full_at = v_at
   WHERE consumer = 'venue_stats';
   RETURN v_n;
@@ -1393,7 +1410,7 @@ BEGIN
   v_snap := vp_snapshot_with_own(pg_current_snapshot());
   PERFORM vp_drop_temp('vp_fold_rows');
   CREATE TEMP TABLE vp_fold_rows ON COMMIT DROP AS
-  SELECT src, sign, venue_id, user_id, offer_id, t1, t2, flag, bits, k, ch FROM rollup_log
+  SELECT xid, src, sign, venue_id, user_id, offer_id, t1, t2, flag, bits, k, ch FROM rollup_log
   WHERE src IN ('c', 'r', 'f', 'k', 'e', 'n', 'o')
     AND pg_visible_in_snapshot(xid, v_snap) AND NOT pg_visible_in_snapshot(xid, v_prev);
   GET DIAGNOSTICS changes = ROW_COUNT;
@@ -1440,13 +1457,15 @@ BEGIN
       offer_clicks = r.offer_clicks + EXCLUDED.offer_clicks, starts = r.starts + EXCLUDED.starts,
       ends = r.ends + EXCLUDED.ends, active = r.active + EXCLUDED.active;
 
-    -- a venue-day's visitors: users whose check-ins there that day went up are added; where any went
-    -- down (they may have others), the day is recounted from its check-ins
+    -- a venue-day's visitors: users whose check-ins there that day some transaction raised are added;
+    -- where one lowered them (they may have others), the day is recounted from its check-ins.  Per
+    -- transaction: an insert folded with a later delete must still recount (an earlier recount may have
+    -- seen the insert), a checkout (-1 and +1 in one transaction) changes nobody's count
     WITH n AS (
-      SELECT venue_id, date_trunc('day', t1, 'UTC') AS bucket, user_id, sum(sign) AS s
-      FROM vp_fold_rows WHERE src = 'c' AND venue_id IS NOT NULL GROUP BY 1, 2, 3 HAVING sum(sign) <> 0),
+      SELECT venue_id, date_trunc('day', t1, 'UTC') AS bucket, user_id, xid, sum(sign) AS s
+      FROM vp_fold_rows WHERE src = 'c' AND venue_id IS NOT NULL GROUP BY 1, 2, 3, 4 HAVING sum(sign) <> 0),
     k AS (
-      SELECT venue_id, bucket, bool_or(s < 0) AS removed, array_agg(user_id) FILTER (WHERE s > 0) AS added
+      SELECT venue_id, bucket, bool_or(s < 0) AS removed, array_agg(DISTINCT user_id) FILTER (WHERE s > 0) AS added
       FROM n GROUP BY 1, 2)
     UPDATE rollup_venue_daily r
     SET visitor_ids = CASE
@@ -1456,10 +1475,10 @@ BEGIN
       ELSE ARRAY(SELECT DISTINCT u FROM unnest(r.visitor_ids || k.added) AS u ORDER BY 1) END
     FROM k WHERE r.venue_id = k.venue_id AND r.bucket = k.bucket;
 
-    -- distinct visitors: only buckets where some user's number of check-ins changed
+    -- distinct visitors: buckets where some transaction changed some user's number of check-ins
     PERFORM vp_recount_visitors(g.grain, ARRAY(
-      SELECT DISTINCT x.b FROM (SELECT date_trunc(g.grain, t1, 'UTC') AS b, user_id, sum(sign) AS s
-                                FROM vp_fold_rows WHERE src = 'c' GROUP BY 1, 2) x
+      SELECT DISTINCT x.b FROM (SELECT date_trunc(g.grain, t1, 'UTC') AS b, user_id, xid, sum(sign) AS s
+                                FROM vp_fold_rows WHERE src = 'c' GROUP BY 1, 2, 3) x
       WHERE x.s <> 0))
     FROM (VALUES ('hour'), ('day'), ('week')) AS g(grain);
 
@@ -1589,7 +1608,7 @@ BEGIN
   v_t := greatest(now(), v_t0);
 
   WITH l AS MATERIALIZED (
-    SELECT src, sign, venue_id, t1, flag, n, bits FROM rollup_log
+    SELECT xid, src, sign, venue_id, t1, flag, n, bits FROM rollup_log
     WHERE src IN ('c', 'r', 'f', 'l', 'o', 'p', 'v') AND venue_id IS NOT NULL
       AND pg_visible_in_snapshot(xid, v_snap) AND NOT pg_visible_in_snapshot(xid, v_prev)
   ),
@@ -1599,14 +1618,16 @@ BEGIN
     WHERE src = 'c' AND t1 > v_t0 - interval '7 days' GROUP BY 1, 2 HAVING sum(sign) <> 0
     ON CONFLICT (checked_in_at, venue_id) DO UPDATE SET n = r.n + EXCLUDED.n
   ),
-  -- the latest check-in and review move by the times whose rows went up or down on balance (a checkout
-  -- logs -1 and +1 at the same time: neither); where one went down, the maximum is looked up again
+  -- the latest check-in and review move by the times whose rows a transaction raised or lowered (a
+  -- checkout logs -1 and +1 at the same time in one transaction: neither); where one went down, the
+  -- maximum is looked up again (per transaction: an insert folded with a later delete of it still
+  -- counts as a removal, since an earlier look-up may have seen the insert)
   lowered AS (
     SELECT venue_id, max(t1) FILTER (WHERE src = 'c' AND s < 0) AS ci_removed,
            max(t1) FILTER (WHERE src = 'r' AND s < 0) AS rv_removed,
            max(t1) FILTER (WHERE src = 'c' AND s > 0) AS ci_added,
            max(t1) FILTER (WHERE src = 'r' AND s > 0) AS rv_added
-    FROM (SELECT src, venue_id, t1, sum(sign) AS s FROM l WHERE src IN ('c', 'r') GROUP BY 1, 2, 3
+    FROM (SELECT src, venue_id, t1, xid, sum(sign) AS s FROM l WHERE src IN ('c', 'r') GROUP BY 1, 2, 3, 4
           HAVING sum(sign) <> 0) x
     GROUP BY venue_id
   ),
