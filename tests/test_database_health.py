@@ -13,6 +13,7 @@ from psycopg import sql
 
 from tests.fixtures import pages
 from venuepulse.queries.access.roles import url_as
+from venuepulse.queries.core.runner import Database
 from venuepulse.queries.pages import database_health as health
 
 BLOCKED_NAME = "venues.rename_for_test"
@@ -173,3 +174,15 @@ def test_a_role_without_pg_read_all_stats_is_told_what_to_grant(plain_role, monk
 @pytest.mark.superuser("only a role with ADMIN on pg_monitor may grant it")
 def test_migrating_as_a_superuser_puts_the_reader_in_pg_monitor(conn):
     assert conn.execute("SELECT pg_has_role('venuepulse_reader', 'pg_monitor', 'MEMBER')").fetchone()[0]
+
+
+def test_the_reader_may_read_the_sequences_but_not_advance_them(db_url, conn, monkeypatch):
+    conn.execute("CREATE TABLE dbh_r (id bigint GENERATED ALWAYS AS IDENTITY)")
+    conn.execute("INSERT INTO dbh_r DEFAULT VALUES")
+    reader = pages.use_login_roles(db_url, monkeypatch)["reader_url"]
+    with Database(reader, record=False) as as_reader:
+        seqs = {r["qualified_name"]: r for r in health.sequences(as_reader)}
+    assert seqs["public.dbh_r_id_seq"]["readable"] and seqs["public.dbh_r_id_seq"]["last_value"] == 1
+    assert seqs["public.alert_rules_id_seq"]["readable"]  # made by the migrations, before the default privileges
+    with psycopg.connect(reader) as c, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        c.execute("SELECT nextval('public.dbh_r_id_seq')")
