@@ -53,3 +53,17 @@ def test_with_fewer_than_five_similar_venues_the_owner_is_told_so(conn, owner_pa
     at = pages.run_page("offers", role="venue_owner", venue_ids=(OWN,))
     assert "Fewer than 5 similar venues" in texts(at)
     assert not any("Similar: claim rate p25 / median / p75" in d.value.columns for d in at.dataframe)
+
+
+def test_when_it_works_draws_claims_and_redemptions_by_hour_for_the_owners_venue(conn, owner_pages):
+    _venue(conn, OWN, "Mine", claimed=5)
+    user = conn.execute("INSERT INTO users (username, display_name) VALUES ('taker', 'T') RETURNING id").fetchone()[0]
+    offer = conn.execute("SELECT id FROM flash_offers WHERE venue_id = %s", (OWN,)).fetchone()[0]
+    claimed_at = NOW - timedelta(days=1, hours=12)
+    conn.execute("INSERT INTO flash_offer_claims (offer_id, user_id, token, status, redeemed_at, expires_at, created_at) "
+                 "VALUES (%s, %s, 'ABCDEF', 'redeemed', %s, %s, %s)",
+                 (offer, user, claimed_at + timedelta(minutes=20), claimed_at + timedelta(hours=2), claimed_at))
+    at = pages.run_page("offers", role="venue_owner", venue_ids=(OWN,))
+    charts = {c.proto.id for c in at.get("plotly_chart")} if at.get("plotly_chart") else set()
+    assert any("offers_when_claims" in k for k in charts) and any("offers_when_redemptions" in k for k in charts)
+    assert "Best converting offers" in texts(at)

@@ -93,6 +93,8 @@ def render(ctx: PageContext) -> None:
         st.info(f"Showing the {LIST_LIMIT} most recent offers of the period; narrow the dates or pick a venue "
                 "to see the others.")
     _live(ctx, lo, hi, venue_id, offer_id)
+    with panel("When it works"):
+        _when(ctx, lo, hi, venue_id)
     if owner:
         with panel("Against similar venues"):
             _benchmarks(ctx, listed, offer_id)
@@ -232,6 +234,48 @@ def _offer_table(ctx: PageContext, lo, hi, venue_id) -> None:
         "Final": st.column_config.CheckboxColumn(help="False while the offer's window is still open."),
     })
     download_csv(table, "offers.csv", key="csv_offers")
+
+
+def _when(ctx: PageContext, lo, hi, venue_id) -> None:
+    st.caption("Claims and redemptions of the period's offers by day of week and hour of day, in each venue's "
+               "local time; below, the offers that turned the most viewers into claimers.")
+    df = offers.when_it_works(ctx.db, lo, hi, venue_id=venue_id)
+    if df.empty:
+        empty_state("Nobody claimed these offers in this period yet.",
+                    "Claims appear as users take offers in the app (or run `venuepulse simulate`).")
+    else:
+        cols = st.columns(2)
+        for col, kind in zip(cols, ("claims", "redemptions"), strict=True):
+            part = df[df["kind"] == kind]
+            grid = [[0] * 24 for _ in offers.WEEKDAYS]
+            for r in part.to_dict("records"):
+                grid[int(r["weekday"]) - 1][int(r["hour"])] = int(r["n"])
+            fig = go.Figure(go.Heatmap(z=grid, x=list(range(24)), y=list(offers.WEEKDAYS), colorscale="Blues",
+                                       hovertemplate="%{y} %{x}:00 — %{z} " + kind + "<extra></extra>"))
+            fig.update_layout(title=kind.capitalize(), xaxis={"title": "hour (venue's local time)", "dtick": 3},
+                              yaxis={"autorange": "reversed"}, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                              height=280)
+            with col:
+                st.plotly_chart(fig, key=f"offers_when_{kind}")
+        download_csv(df, "offer_claims_by_hour.csv", key="csv_when")
+
+    best = offers.best_converting(offers.funnel(ctx.db, lo, hi, venue_id=venue_id)["offers"])
+    st.markdown("**Best converting offers**")
+    if best.empty:
+        st.caption(f"No offer of the period has {offers.MIN_VIEWERS_TO_RANK} or more viewers yet.")
+        return
+    table = pd.DataFrame({
+        "Best offer": best["title"],
+        "Viewed": best["viewed_users"],
+        "Claimed": best["claimed_users"],
+        "Claimed ÷ viewed": best["claim_rate"],
+        "Redeemed ÷ claimed": best["redeem_rate"],
+        "Final": best["is_final"],
+    })
+    st.dataframe(table, hide_index=True, key="offers_best", column_config={
+        "Claimed ÷ viewed": st.column_config.NumberColumn(format="percent"),
+        "Redeemed ÷ claimed": st.column_config.NumberColumn(format="percent")})
+    download_csv(table, "offers_best_converting.csv", key="csv_best")
 
 
 BENCHMARK_HELP = f"""Each offer against the offers of similar venues (same category and city; wider when

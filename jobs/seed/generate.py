@@ -1036,6 +1036,7 @@ class Dataset:
             Column("name", "text", self.v_name),
             Column("category", "text", np.array(CATEGORIES, dtype=object)[self.v_cat]),
             Column("city", "text", np.array([c[0] for c in self.cities], dtype=object)[self.v_city]),
+            Column("timezone", "text", np.array([c[3] for c in self.cities], dtype=object)[self.v_city]),
             Column("address", "text", self.v_address),
             Column("lat", "float", self.v_lat),
             Column("lng", "float", self.v_lng),

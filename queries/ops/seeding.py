@@ -31,7 +31,7 @@ SEEDABLE: dict[str, frozenset[str]] = {
                                         "updated_at"}),
     "device_tokens": frozenset({"id", "user_id", "token", "platform", "created_at", "last_seen_at"}),
     "friendships": frozenset({"user_id", "friend_id", "status", "is_close_friend", "created_at"}),
-    "venues": frozenset({"id", "name", "category", "city", "address", "lat", "lng", "is_featured", "created_at"}),
+    "venues": frozenset({"id", "name", "category", "city", "timezone", "address", "lat", "lng", "is_featured", "created_at"}),
     "venue_owners": frozenset({"venue_id", "user_id", "role", "created_at"}),
     "check_ins": frozenset({"id", "user_id", "venue_id", "checked_in_at", "checked_out_at", "is_active"}),
     "reviews": frozenset({"id", "user_id", "venue_id", "rating", "body", "is_verified", "helpful_count",

@@ -165,3 +165,23 @@ def benchmarks(db, offer_ids) -> pd.DataFrame:
     venues have that number."""
     ids = [_uuid("offer_ids", v) for v in offer_ids]
     return common.frame(db.run("offers.benchmarks", {"offer_ids": ids}), _BENCHMARK_COLUMNS)
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MIN_VIEWERS_TO_RANK = 5  # an offer seen by fewer people says little about what converts
+
+
+def when_it_works(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = None) -> pd.DataFrame:
+    """Claims and redemptions of the period's offers by local time: kind ('claims' / 'redemptions'),
+    weekday (1 = Monday ... 7), hour (0-23, in each venue's time zone) and n."""
+    params = {**common.period(start, end), "venue_id": _uuid("venue_id", venue_id)}
+    return common.frame(db.run("offers.when", params), ["kind", "weekday", "hour", "n"])
+
+
+def best_converting(per_offer: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The ``n`` offers of a :func:`funnel` result with the highest claimed ÷ viewed (users, in order), among
+    those with at least MIN_VIEWERS_TO_RANK viewers; ties go to more claims.  Adds claim_rate, redeem_rate."""
+    df = per_offer[per_offer["viewed_users"].fillna(0) >= MIN_VIEWERS_TO_RANK].copy()
+    df["claim_rate"] = [common.ratio(a, b) for a, b in zip(df["claimed_users"], df["viewed_users"], strict=True)]
+    df["redeem_rate"] = [common.ratio(a, b) for a, b in zip(df["redeemed_users"], df["claimed_users"], strict=True)]
+    return df.sort_values(["claim_rate", "claimed_users"], ascending=False, kind="stable").head(n)

@@ -221,3 +221,28 @@ SELECT o.id AS offer_id, o.title, o.start_time,
 FROM vp_offer_benchmarks(%(offer_ids)s::uuid[]) b
 JOIN flash_offers o ON o.id = b.offer_id
 ORDER BY o.start_time DESC, o.id
+
+-- name: offers.when --
+-- Claims and redemptions of the offers of the period (one venue's when given), counted by day of week
+-- (ISO: 1 = Monday) and hour of day in each venue's own time zone (venues.timezone).  Owners see only their
+-- venues' claims through row-level security.
+WITH sel AS (
+  SELECT o.id, v.timezone
+  FROM flash_offers o
+  JOIN venues v ON v.id = o.venue_id
+  WHERE o.start_time < %(to)s AND o.end_time > %(from)s
+    AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
+),
+x AS (
+  SELECT 'claims' AS kind, c.created_at AT TIME ZONE s.timezone AS local_at
+  FROM sel s JOIN flash_offer_claims c ON c.offer_id = s.id
+  UNION ALL
+  SELECT 'redemptions', c.redeemed_at AT TIME ZONE s.timezone
+  FROM sel s JOIN flash_offer_claims c ON c.offer_id = s.id
+  WHERE c.redeemed_at IS NOT NULL
+)
+SELECT kind, extract(isodow FROM local_at)::int AS weekday, extract(hour FROM local_at)::int AS hour,
+       count(*)::bigint AS n
+FROM x
+GROUP BY kind, weekday, hour
+ORDER BY kind, weekday, hour

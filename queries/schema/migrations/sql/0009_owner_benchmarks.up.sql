@@ -1,5 +1,11 @@
--- Owner benchmarks (issue 17): how each of the caller's offers compares with similar offers elsewhere,
--- without letting the caller learn anything about one other venue.
+-- Owner pages (issue 17).
+--
+-- venues.timezone: the venue's IANA time zone, so "when it works" (claims by hour and weekday) is in the
+-- venue's local time.  'UTC' until set (the seed sets it from the venue's city).
+ALTER TABLE venues ADD COLUMN timezone text NOT NULL DEFAULT 'UTC' CHECK (vp_is_valid_timezone(timezone));
+
+-- Owner benchmarks: how each of the caller's offers compares with similar offers elsewhere, without
+-- letting the caller learn anything about one other venue.
 --
 -- vp_offer_benchmarks(offers) returns one row per given offer that belongs to a venue of the
 -- transaction's venue scope (vp_scope_venue_ids(), the same setting row-level security uses); any other

@@ -1,5 +1,6 @@
-"""Owner benchmarks: vp_offer_benchmarks(offers), how an owner's offers compare with similar offers of at
-least 5 other venues, as aggregates only (issue 17; docs/dashboard-engagement-offers.md).
+"""Owner pages: venues.timezone (the venue's local time for "when it works"), and vp_offer_benchmarks(offers),
+how an owner's offers compare with similar offers of at least 5 other venues, as aggregates only (issue 17;
+docs/dashboard-engagement-offers.md).
 
 Revision ID: 0009
 Revises: 0008
