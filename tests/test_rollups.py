@@ -199,6 +199,12 @@ def assert_venue_stats_equal_recount(conn, s=None) -> None:
     want = truth.venue_stats(s, at)
     got = {r.pop("venue_id"): r for r in rows}
     assert set(got) == set(want)
+    scores: dict = {}
+    for w in want.values():
+        for c in ("", w["category"]):
+            scores[(c, w["engagement_score"])] = scores.get((c, w["engagement_score"]), 0) + 1
+    assert {(r["category"], r["score"]): r["venues"] for r in truth.rows(conn, "SELECT * FROM venue_stats_scores")
+            if r["venues"]} == scores
     for vid, w in want.items():
         for k, value in w.items():
             if k == "avg_rating" and value is not None:  # numeric division: PostgreSQL keeps 16 decimals

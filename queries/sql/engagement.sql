@@ -5,7 +5,38 @@
 -- Histograms are computed here (not by fetching every row): bucket b holds scores in
 -- [b * width, (b + 1) * width), width = greatest(ceil((max + 1) / buckets), 1).  Scores are whole numbers.
 
+-- Venue engagement comes from venue_stats_scores (venues per engagement score and category, kept with
+-- venue_stats by the same folds: the same numbers as venue_stats, read from a few hundred scores instead
+-- of every venue).  A venue owner's connection (no page of theirs reads these) sees no scores there and
+-- gets the same numbers from venue_stats_visible instead, under its scope.
+
 -- name: engagement.venue_summary --
+WITH sc AS (SELECT (SELECT vp_is_scoped_role()) AS scoped),
+h AS (
+  SELECT s.score, s.venues FROM venue_stats_scores s
+  WHERE s.category = coalesce(%(category)s::text, '') AND NOT (SELECT scoped FROM sc)
+),
+hc AS (SELECT h.score, sum(h.venues) OVER (ORDER BY h.score) AS cum FROM h),
+n AS (SELECT coalesce(sum(venues), 0) AS n, sum(score * venues) AS total FROM h),
+q AS (
+  SELECT q.q, q.q * (n.n - 1) AS pos,
+         (SELECT min(hc.score) FROM hc WHERE hc.cum > floor(q.q * (n.n - 1))) AS lo,
+         (SELECT min(hc.score) FROM hc WHERE hc.cum > ceil(q.q * (n.n - 1))) AS hi
+  FROM (VALUES (0.5), (0.9), (0.99)) AS q(q), n WHERE n.n > 0
+),
+pct AS (SELECT q.q, (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 AS v FROM q)
+SELECT n.n::bigint AS venues,
+       (SELECT min(score) FROM h)::float8 AS min_score,
+       (SELECT v FROM pct WHERE q = 0.5) AS p50,
+       (SELECT v FROM pct WHERE q = 0.9) AS p90,
+       (SELECT v FROM pct WHERE q = 0.99) AS p99,
+       (SELECT max(score) FROM h)::float8 AS max_score,
+       (n.total / nullif(n.n, 0))::float8 AS mean_score,
+       coalesce((SELECT venues FROM h WHERE score = 0), 0)::bigint AS zero_venues,
+       CASE WHEN n.n > 0 THEN (SELECT as_of FROM rollup_consumers WHERE consumer = 'venue_stats') END AS refreshed_at
+FROM n
+WHERE NOT (SELECT scoped FROM sc)
+UNION ALL
 SELECT count(*)::bigint AS venues,
        min(engagement_score)::float8 AS min_score,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY engagement_score) AS p50,
@@ -16,33 +47,55 @@ SELECT count(*)::bigint AS venues,
        count(*) FILTER (WHERE engagement_score = 0)::bigint AS zero_venues,
        max(refreshed_at) AS refreshed_at
 FROM venue_stats_visible
-WHERE (%(category)s::text IS NULL OR category = %(category)s::text)
+WHERE (SELECT scoped FROM sc) AND (%(category)s::text IS NULL OR category = %(category)s::text)
 
 -- name: engagement.venue_histogram --
-WITH s AS (
-  SELECT engagement_score AS score FROM venue_stats_visible
-  WHERE (%(category)s::text IS NULL OR category = %(category)s::text)
+WITH sc AS (SELECT (SELECT vp_is_scoped_role()) AS scoped),
+s AS (
+  SELECT h.score, h.venues FROM venue_stats_scores h
+  WHERE h.category = coalesce(%(category)s::text, '') AND NOT (SELECT scoped FROM sc)
+  UNION ALL
+  SELECT engagement_score, 1 FROM venue_stats_visible
+  WHERE (SELECT scoped FROM sc) AND (%(category)s::text IS NULL OR category = %(category)s::text)
 ),
 w AS (
   SELECT greatest(ceil((max(score) + 1) / %(buckets)s::numeric), 1)::numeric AS width FROM s
 )
 SELECT (floor(s.score / w.width) * w.width)::float8 AS bucket_start,
        ((floor(s.score / w.width) + 1) * w.width)::float8 AS bucket_end,
-       count(*)::bigint AS venues
+       sum(s.venues)::bigint AS venues
 FROM s CROSS JOIN w
 GROUP BY 1, 2
 ORDER BY 1
 
 -- name: engagement.venue_by_category --
-SELECT category,
-       count(*)::bigint AS venues,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY engagement_score) AS p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY engagement_score) AS p90,
-       max(engagement_score)::float8 AS max_score,
-       sum(engagement_score)::float8 AS total_score
-FROM venue_stats_visible
-GROUP BY category
-ORDER BY total_score DESC, category
+WITH sc AS (SELECT (SELECT vp_is_scoped_role()) AS scoped),
+s AS (
+  SELECT h.category, h.score, h.venues FROM venue_stats_scores h
+  WHERE h.category <> '' AND NOT (SELECT scoped FROM sc)
+  UNION ALL
+  SELECT category::text, engagement_score, 1 FROM venue_stats_visible WHERE (SELECT scoped FROM sc)
+),
+g AS (SELECT category, score, sum(venues) AS venues FROM s GROUP BY 1, 2),
+hc AS (SELECT g.*, sum(venues) OVER (PARTITION BY category ORDER BY score) AS cum,
+              sum(venues) OVER (PARTITION BY category) AS n FROM g),
+c AS (
+  SELECT category, max(n) AS n, max(score) AS max_score, sum(score * venues) AS total FROM hc GROUP BY category
+),
+q AS (
+  SELECT c.category, q.q, q.q * (c.n - 1) AS pos,
+         (SELECT min(hc.score) FROM hc WHERE hc.category = c.category AND hc.cum > floor(q.q * (c.n - 1))) AS lo,
+         (SELECT min(hc.score) FROM hc WHERE hc.category = c.category AND hc.cum > ceil(q.q * (c.n - 1))) AS hi
+  FROM c, (VALUES (0.5), (0.9)) AS q(q)
+)
+SELECT c.category,
+       c.n::bigint AS venues,
+       (SELECT (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 FROM q WHERE q.category = c.category AND q.q = 0.5) AS p50,
+       (SELECT (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 FROM q WHERE q.category = c.category AND q.q = 0.9) AS p90,
+       c.max_score::float8 AS max_score,
+       c.total::float8 AS total_score
+FROM c
+ORDER BY total_score DESC, c.category
 
 -- User-venue engagement comes from the pair rollups (migration 0007): score histogram, users and venues
 -- per venue category ('' = all), plus the pairs changed since their last fold (the live tail of
@@ -211,6 +264,11 @@ WITH p AS (
          vp_ceil_bucket('day', %(from)s::timestamptz) AS lo,
          greatest(date_trunc('day', %(to)s::timestamptz, 'UTC'), vp_ceil_bucket('day', %(from)s::timestamptz)) AS hi
 ),
+raw AS (  -- the parts of days at the ends, read only when not empty
+  SELECT p.a AS x, p.lo AS y FROM p WHERE p.a < p.lo
+  UNION ALL
+  SELECT p.hi, p.b FROM p WHERE p.hi < p.b
+),
 x AS (
   SELECT r.category, r.channel, r.sent, r.delivered, r.read, r.clicked
   FROM rollup_notifications_daily r, p
@@ -224,11 +282,10 @@ x AS (
   UNION ALL
   SELECT n.category, i.ch, (i.bits & 1 <> 0)::int, (i.bits & 2 <> 0)::int, (i.bits & 4 <> 0)::int,
          (i.bits & 8 <> 0)::int
-  FROM notifications n
-  CROSS JOIN p
+  FROM raw
+  JOIN notifications n ON n.created_at >= raw.x AND n.created_at < raw.y
   CROSS JOIN LATERAL vp_notification_images(n.channels, n.delivered_at, n.read, n.clicked) i
   WHERE i.ch <> ''
-    AND ((n.created_at >= p.a AND n.created_at < p.lo) OR (n.created_at >= p.hi AND n.created_at < p.b))
 )
 SELECT category, channel,
        sum(sent)::bigint AS sent,

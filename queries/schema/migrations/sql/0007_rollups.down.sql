@@ -39,7 +39,7 @@ DROP FUNCTION IF EXISTS vp_fold_activity(), vp_fold_pairs(), vp_fold_venue_stats
   vp_rebuild_activity(timestamptz, timestamptz), vp_recompute_offer_funnels(uuid[]),
   vp_recount_visitors(text, timestamptz[]),
   vp_log_measures("char", smallint, timestamptz, timestamptz, boolean, text),
-  vp_notification_images(jsonb, jsonb, boolean, boolean), vp_rollup_lock_key(text), vp_drop_temp(text), vp_rollup_log_gc(), vp_snapshot_with_own(pg_snapshot),
+  vp_notification_images(jsonb, jsonb, boolean, boolean), vp_rollup_lock_key(text), vp_drop_temp(text), vp_rollup_log_gc(), vp_snapshot_with_own(pg_snapshot), vp_venue_stats_scores_rebuild(),
   refresh_venue_stats(boolean), vp_ceil_bucket(text, timestamptz), vp_activity_tail(),
   vp_activity_parts(timestamptz, timestamptz, text), vp_activity_counts(timestamptz, timestamptz),
   vp_visitors_series(timestamptz, timestamptz, text), vp_top_venues(timestamptz, timestamptz, integer),
@@ -47,7 +47,7 @@ DROP FUNCTION IF EXISTS vp_fold_activity(), vp_fold_pairs(), vp_fold_venue_stats
 
 DROP VIEW IF EXISTS venue_stats_visible;
 DROP VIEW IF EXISTS venue_stats;
-DROP TABLE IF EXISTS venue_stats_rows, venue_stats_recent, rollup_log, rollup_consumers, rollup_rebuilds,
+DROP TABLE IF EXISTS venue_stats_rows, venue_stats_recent, venue_stats_scores, rollup_log, rollup_consumers, rollup_rebuilds,
   rollup_hourly, rollup_daily, rollup_weekly, rollup_venue_daily, rollup_notifications_daily, rollup_pair_scores,
   rollup_pair_users, rollup_pair_venues, rollup_pair_totals, rollup_offer_funnel, rollup_offer_days;
 

@@ -240,6 +240,16 @@ CREATE TABLE venue_stats_rows (
 -- more write per changed venue on each fold)
 CREATE INDEX idx_venue_stats_engagement ON venue_stats_rows (engagement_score DESC);
 
+-- venue_stats' engagement scores by venue category ('' = all): the Engagement page's venue distribution
+-- (percentiles, histogram, per category) reads these few hundred scores instead of every venue.  Kept
+-- by the same statements that keep venue_stats_rows.
+CREATE TABLE venue_stats_scores (
+  category text NOT NULL,
+  score    numeric NOT NULL,
+  venues   bigint NOT NULL,   -- (no CHECK: an upsert adding -1 is checked before it meets its row)
+  PRIMARY KEY (category, score)
+);
+
 -- The check-ins of the last seven days (and a little more), per venue and time: what leaves the
 -- 7-day window between two folds is counted here, consistently with the changes the fold applies.
 CREATE TABLE venue_stats_recent (
@@ -963,9 +973,13 @@ BEGIN
         FROM rollup_venue_daily v WHERE v.bucket = d.day AND v.check_ins > 0
         ORDER BY v.check_ins DESC LIMIT v_k) t
     ),
+    -- (each end read only when it is not empty: a BRIN scan of an empty range still reads its edges)
     edge AS (
       SELECT c.venue_id FROM check_ins c
-      WHERE (c.checked_in_at >= p_from AND c.checked_in_at < v_lo) OR (c.checked_in_at >= v_hi AND c.checked_in_at < p_to)
+      WHERE p_from < v_lo AND c.checked_in_at >= p_from AND c.checked_in_at < v_lo
+      UNION
+      SELECT c.venue_id FROM check_ins c
+      WHERE v_hi < p_to AND c.checked_in_at >= v_hi AND c.checked_in_at < p_to
       UNION
       SELECT t.venue_id FROM vp_activity_tail() t WHERE t.src = 'c' AND t.at >= p_from AND t.at < p_to
     ),
@@ -977,9 +991,11 @@ BEGIN
              + coalesce((SELECT sum(t.check_ins) FROM vp_activity_tail() t
                          WHERE t.venue_id = c.venue_id AND t.src = 'c' AND t.at >= v_lo AND t.at < v_hi), 0)
              + (SELECT count(*) FROM check_ins x
-                WHERE x.venue_id = c.venue_id
-                  AND ((x.checked_in_at >= p_from AND x.checked_in_at < v_lo)
-                       OR (x.checked_in_at >= v_hi AND x.checked_in_at < p_to))) AS n
+                WHERE p_from < v_lo AND x.venue_id = c.venue_id AND x.checked_in_at >= p_from
+                  AND x.checked_in_at < v_lo)
+             + (SELECT count(*) FROM check_ins x
+                WHERE v_hi < p_to AND x.venue_id = c.venue_id AND x.checked_in_at >= v_hi
+                  AND x.checked_in_at < p_to) AS n
       FROM cand c
     ),
     ranked AS (
@@ -1004,7 +1020,10 @@ BEGIN
     SELECT t.venue_id, t.check_ins FROM vp_activity_tail() t WHERE t.src = 'c' AND t.at >= v_lo AND t.at < v_hi
     UNION ALL
     SELECT c.venue_id, 1 FROM check_ins c
-    WHERE (c.checked_in_at >= p_from AND c.checked_in_at < v_lo) OR (c.checked_in_at >= v_hi AND c.checked_in_at < p_to)
+    WHERE p_from < v_lo AND c.checked_in_at >= p_from AND c.checked_in_at < v_lo
+    UNION ALL
+    SELECT c.venue_id, 1 FROM check_ins c
+    WHERE v_hi < p_to AND c.checked_in_at >= v_hi AND c.checked_in_at < p_to
   ) x JOIN venues v ON v.id = x.venue_id
   GROUP BY x.venue_id, v.name, v.id HAVING sum(x.n) > 0
   ORDER BY sum(x.n) DESC, v.name, v.id LIMIT p_limit;
@@ -1033,8 +1052,10 @@ BEGIN
     WHERE v.venue_id = p_venue AND v.bucket >= v_lo AND v.bucket < v_hi AND v.bucket <> ALL (v_dirty)
     UNION ALL
     SELECT c.user_id FROM check_ins c
-    WHERE c.venue_id = p_venue
-      AND ((c.checked_in_at >= p_from AND c.checked_in_at < v_lo) OR (c.checked_in_at >= v_hi AND c.checked_in_at < p_to))
+    WHERE p_from < v_lo AND c.venue_id = p_venue AND c.checked_in_at >= p_from AND c.checked_in_at < v_lo
+    UNION ALL
+    SELECT c.user_id FROM check_ins c
+    WHERE v_hi < p_to AND c.venue_id = p_venue AND c.checked_in_at >= v_hi AND c.checked_in_at < p_to
     UNION ALL
     SELECT c.user_id FROM unnest(v_dirty) AS d(day)
     JOIN check_ins c ON c.venue_id = p_venue AND c.checked_in_at >= d.day AND c.checked_in_at < d.day + interval '24 hours'
@@ -1334,6 +1355,17 @@ BEGIN
 END;
 $$;
 
+-- venue_stats_scores counted again from venue_stats_rows (after a full recompute or a repair).
+CREATE FUNCTION vp_venue_stats_scores_rebuild() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM venue_stats_scores;
+  INSERT INTO venue_stats_scores (category, score, venues)
+  SELECT coalesce(category::text, ''), engagement_score, count(*) FROM venue_stats_rows
+  GROUP BY GROUPING SETS ((category, engagement_score), (engagement_score));
+END;
+$$;
+
 -- venue_stats recomputed in full from raw rows (what `refresh_venue_stats(true)` and `--full` run).
 -- Rows are upserted, not truncated: readers keep reading the previous values until it commits.
 CREATE FUNCTION vp_venue_stats_full() RETURNS bigint
@@ -1381,6 +1413,7 @@ BEGIN
   INSERT INTO venue_stats_recent
   SELECT f.* FROM vp_vs_full_recent f
   WHERE NOT EXISTS (SELECT 1 FROM venue_stats_recent r WHERE r.checked_in_at = f.checked_in_at AND r.venue_id = f.venue_id);
+  PERFORM vp_venue_stats_scores_rebuild();
   UPDATE rollup_consumers SET snap = v_snap, as_of = v_at, folded_at = clock_timestamp(), last_full_at = v_at
   WHERE consumer = 'venue_stats';
   RETURN v_n;
@@ -1657,36 +1690,44 @@ BEGIN
     DELETE FROM venue_stats_rows s
     WHERE s.venue_id IN (SELECT venue_id FROM l WHERE src = 'v' AND sign < 0)
       AND NOT EXISTS (SELECT 1 FROM venues v WHERE v.id = s.venue_id)
+    RETURNING s.category, s.engagement_score
   ),
-  up AS (
-    INSERT INTO venue_stats_rows AS s (venue_id, name, category, city, total_unique_visitors, total_check_ins,
-                                       check_ins_last_7_days, active_check_ins, review_count, rating_sum,
-                                       verified_review_count, favorite_count, collection_count, flash_offer_count,
-                                       flash_offer_claim_count, last_check_in_at, last_review_at)
+  newrows AS MATERIALIZED (
     SELECT k.venue_id, v.name, v.category, v.city,
-           coalesce(cur.total_unique_visitors, 0) + coalesce(d.visitors, 0),
-           coalesce(cur.total_check_ins, 0) + coalesce(d.ci, 0),
-           coalesce(cur.check_ins_last_7_days, 0) + coalesce(d.in_window, 0) - coalesce(e.expired, 0),
-           coalesce(cur.active_check_ins, 0) + coalesce(d.active, 0),
-           coalesce(cur.review_count, 0) + coalesce(d.reviews, 0),
-           coalesce(cur.rating_sum, 0) + coalesce(d.rating, 0),
-           coalesce(cur.verified_review_count, 0) + coalesce(d.verified, 0),
-           coalesce(cur.favorite_count, 0) + coalesce(d.favorites, 0),
-           coalesce(cur.collection_count, 0) + coalesce(d.collections, 0),
-           coalesce(cur.flash_offer_count, 0) + coalesce(d.offers, 0),
-           coalesce(cur.flash_offer_claim_count, 0) + coalesce(d.claimers, 0),
+           coalesce(cur.total_unique_visitors, 0) + coalesce(d.visitors, 0) AS total_unique_visitors,
+           coalesce(cur.total_check_ins, 0) + coalesce(d.ci, 0) AS total_check_ins,
+           coalesce(cur.check_ins_last_7_days, 0) + coalesce(d.in_window, 0) - coalesce(e.expired, 0) AS check_ins_last_7_days,
+           coalesce(cur.active_check_ins, 0) + coalesce(d.active, 0) AS active_check_ins,
+           coalesce(cur.review_count, 0) + coalesce(d.reviews, 0) AS review_count,
+           coalesce(cur.rating_sum, 0) + coalesce(d.rating, 0) AS rating_sum,
+           coalesce(cur.verified_review_count, 0) + coalesce(d.verified, 0) AS verified_review_count,
+           coalesce(cur.favorite_count, 0) + coalesce(d.favorites, 0) AS favorite_count,
+           coalesce(cur.collection_count, 0) + coalesce(d.collections, 0) AS collection_count,
+           coalesce(cur.flash_offer_count, 0) + coalesce(d.offers, 0) AS flash_offer_count,
+           coalesce(cur.flash_offer_claim_count, 0) + coalesce(d.claimers, 0) AS flash_offer_claim_count,
            CASE WHEN lo.ci_removed IS NOT NULL AND (cur.last_check_in_at IS NULL OR lo.ci_removed >= cur.last_check_in_at)
                 THEN (SELECT max(c.checked_in_at) FROM check_ins c WHERE c.venue_id = k.venue_id)
-                ELSE greatest(cur.last_check_in_at, lo.ci_added) END,
+                ELSE greatest(cur.last_check_in_at, lo.ci_added) END AS last_check_in_at,
            CASE WHEN lo.rv_removed IS NOT NULL AND (cur.last_review_at IS NULL OR lo.rv_removed >= cur.last_review_at)
                 THEN (SELECT max(r.created_at) FROM reviews r WHERE r.venue_id = k.venue_id)
-                ELSE greatest(cur.last_review_at, lo.rv_added) END
+                ELSE greatest(cur.last_review_at, lo.rv_added) END AS last_review_at,
+           cur.category AS old_category, cur.engagement_score AS old_score
     FROM k
     JOIN venues v ON v.id = k.venue_id
     LEFT JOIN d ON d.venue_id = k.venue_id
     LEFT JOIN e ON e.venue_id = k.venue_id
     LEFT JOIN lowered lo ON lo.venue_id = k.venue_id
     LEFT JOIN venue_stats_rows cur ON cur.venue_id = k.venue_id
+  ),
+  up AS (
+    INSERT INTO venue_stats_rows AS s (venue_id, name, category, city, total_unique_visitors, total_check_ins,
+                                       check_ins_last_7_days, active_check_ins, review_count, rating_sum,
+                                       verified_review_count, favorite_count, collection_count, flash_offer_count,
+                                       flash_offer_claim_count, last_check_in_at, last_review_at)
+    SELECT venue_id, name, category, city, total_unique_visitors, total_check_ins, check_ins_last_7_days,
+           active_check_ins, review_count, rating_sum, verified_review_count, favorite_count, collection_count,
+           flash_offer_count, flash_offer_claim_count, last_check_in_at, last_review_at
+    FROM newrows
     ON CONFLICT (venue_id) DO UPDATE SET
       name = EXCLUDED.name, category = EXCLUDED.category, city = EXCLUDED.city,
       total_unique_visitors = EXCLUDED.total_unique_visitors, total_check_ins = EXCLUDED.total_check_ins,
@@ -1697,8 +1738,24 @@ BEGIN
       flash_offer_claim_count = EXCLUDED.flash_offer_claim_count, last_check_in_at = EXCLUDED.last_check_in_at,
       last_review_at = EXCLUDED.last_review_at
     RETURNING 1
+  ),
+  -- each changed venue leaves its old score and takes its new one (in its category and in '')
+  moves AS (
+    SELECT category::text AS category, (total_check_ins + 5 * review_count + 3 * favorite_count
+                                        + 2 * flash_offer_claim_count)::numeric AS score, 1 AS d FROM newrows
+    UNION ALL
+    SELECT old_category::text, old_score, -1 FROM newrows WHERE old_score IS NOT NULL
+    UNION ALL
+    SELECT category::text, engagement_score, -1 FROM gone
+  ),
+  scores AS (
+    INSERT INTO venue_stats_scores AS h (category, score, venues)
+    SELECT c, score, sum(d) FROM (SELECT category AS c, score, d FROM moves UNION ALL SELECT '', score, d FROM moves) x
+    GROUP BY 1, 2 HAVING sum(d) <> 0
+    ON CONFLICT (category, score) DO UPDATE SET venues = h.venues + EXCLUDED.venues
   )
   SELECT (SELECT count(*) FROM l), (SELECT count(*) FROM up) INTO changes, venues;
+  DELETE FROM venue_stats_scores h WHERE h.venues = 0;
 
   -- check-ins that left the window (and zero counts with them) are no longer needed
   DELETE FROM venue_stats_recent WHERE checked_in_at <= v_t - interval '7 days';
@@ -1756,6 +1813,7 @@ BEGIN
     FROM vp_vs_full f JOIN vp_vs_drift d ON d.venue_id = f.venue_id;
     DELETE FROM venue_stats_recent;
     INSERT INTO venue_stats_recent SELECT * FROM vp_vs_full_recent;
+    PERFORM vp_venue_stats_scores_rebuild();
   END IF;
   RETURN QUERY SELECT d.venue_id, d.stored, d.expected FROM vp_vs_drift d ORDER BY d.venue_id;
 END;
@@ -1772,10 +1830,10 @@ $$;
 GRANT SELECT ON rollup_log, rollup_consumers, rollup_rebuilds, rollup_hourly, rollup_daily, rollup_weekly,
                 rollup_venue_daily, rollup_notifications_daily, rollup_pair_scores, rollup_pair_users,
                 rollup_pair_venues, rollup_pair_totals, rollup_offer_funnel, rollup_offer_days,
-                venue_stats_rows, venue_stats_recent, venue_stats, venue_stats_visible
+                venue_stats_rows, venue_stats_recent, venue_stats_scores, venue_stats, venue_stats_visible
   TO venuepulse_reader;
 GRANT SELECT ON rollup_log, rollup_consumers, rollup_hourly, rollup_daily, rollup_weekly, rollup_venue_daily,
-                rollup_offer_funnel, rollup_offer_days, venue_stats_visible
+                rollup_offer_funnel, rollup_offer_days, venue_stats_scores, venue_stats_visible
   TO venuepulse_owner;
 
 ALTER TABLE rollup_log ENABLE ROW LEVEL SECURITY;
@@ -1796,6 +1854,8 @@ ALTER TABLE rollup_daily ENABLE ROW LEVEL SECURITY;
 CREATE POLICY vp_all_venues ON rollup_daily USING ((SELECT NOT vp_is_scoped_role()));
 ALTER TABLE rollup_weekly ENABLE ROW LEVEL SECURITY;
 CREATE POLICY vp_all_venues ON rollup_weekly USING ((SELECT NOT vp_is_scoped_role()));
+ALTER TABLE venue_stats_scores ENABLE ROW LEVEL SECURITY;
+CREATE POLICY vp_all_venues ON venue_stats_scores USING ((SELECT NOT vp_is_scoped_role()));
 
 -- ---------------------------------------------------------------------------------------------------
 -- Fill everything from the rows that exist (writers are locked out until this commits).
