@@ -16,6 +16,7 @@ import pytest
 from psycopg import sql
 from streamlit.testing.v1 import AppTest
 
+from tests.fixtures.databases import drop_database
 from venuepulse.errors import ConfigError
 from venuepulse.queries.access import privileges
 from venuepulse.queries.access.roles import ensure_login_roles, url_as
@@ -55,8 +56,9 @@ def managed_admin(pg_server_url: str, db_url: str):
             c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
         yield _on_database(server, dbname), name
     finally:
-        with psycopg.connect(server, autocommit=True) as c:
-            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        # the role may not end other roles' sessions (an autovacuum worker, a dashboard role's pool still
+        # closing): drop_database waits for them instead of failing
+        drop_database(server, dbname)
         _drop_role(pg_server_url, name)
 
 
