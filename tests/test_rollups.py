@@ -241,9 +241,16 @@ def assert_pages_equal_recount(conn, db) -> None:
     assert (k["redemptions"]["today"], k["redemptions"]["last_week"]) == (n_in(rd, day, NOW),
                                                                         n_in(rd, prev_day, prev_now))
 
+    hour = NOW.replace(minute=0, second=0)
+    # whole buckets, ranges cut mid-bucket, ranges inside one hour or one day, a range ending late in a past
+    # hour (that hour is taken whole and the rest subtracted) and one ending now
     for grain, lo, hi in (("day", TODAY - timedelta(days=50), TODAY + timedelta(days=2)),
                           ("hour", TODAY - timedelta(days=1), TODAY + timedelta(days=1)),
-                          ("week", NOW - timedelta(days=30, minutes=17), NOW + timedelta(hours=5))):
+                          ("week", NOW - timedelta(days=30, minutes=17), NOW + timedelta(hours=5)),
+                          ("hour", hour - timedelta(hours=2, minutes=50), hour - timedelta(hours=2, minutes=10)),
+                          ("day", TODAY - timedelta(hours=21), TODAY - timedelta(hours=4)),
+                          ("day", TODAY - timedelta(days=3), hour - timedelta(hours=5, minutes=15)),
+                          ("hour", TODAY - timedelta(days=2), NOW)):
         df = overview.trends(db, lo, hi, grain)
         got = {r["bucket"].to_pydatetime(): (r["check_ins"], r["unique_visitors"], r["reviews"], r["claims"],
                                              r["redemptions"]) for r in df.to_dict("records")}
@@ -255,7 +262,8 @@ def assert_pages_equal_recount(conn, db) -> None:
             assert values == want, (grain, b)
 
     lo, hi = TODAY - timedelta(days=29), TODAY + timedelta(days=1)
-    for start, end in ((lo, hi), (NOW - timedelta(days=3, minutes=5), NOW)):
+    for start, end in ((lo, hi), (NOW - timedelta(days=3, minutes=5), NOW),
+                       (TODAY - timedelta(hours=21), TODAY - timedelta(hours=4))):
         top = overview.top_venues(db, start, end, limit=3)
         names = {v["id"]: v["name"] for v in s["venues"]}
         counts: dict = {}
@@ -284,21 +292,22 @@ def assert_pages_equal_recount(conn, db) -> None:
         h = engagement.pair_histogram(db, category=cat, buckets=7)
         assert int(h["pairs"].sum()) == len(scores)
     nd = truth.notification_days(s)
-    ch = engagement.notification_channels(db, NOW - timedelta(days=20, hours=3), NOW + timedelta(days=1))
-    got = {(r["category"], r["channel"]): (r["sent"], r["delivered"], r["read"], r["clicked"])
-           for r in ch.to_dict("records")}
-    want: dict = {}
-    lo_n, hi_n = NOW - timedelta(days=20, hours=3), NOW + timedelta(days=1)
-    for n_ in s["notifications"]:
-        if not lo_n <= n_["created_at"] < hi_n:
-            continue
-        one = {"notifications": [n_]}
-        for (_, cat, chan), v in truth.notification_days({**s, **one}).items():
-            if chan:
-                w = want.setdefault((cat, chan), [0, 0, 0, 0])
-                for i in range(4):
-                    w[i] += v[i]
-    assert got == {key: tuple(v) for key, v in want.items() if v[0] > 0}
+    for lo_n, hi_n in ((NOW - timedelta(days=20, hours=3), NOW + timedelta(days=1)),
+                       (TODAY - timedelta(hours=21), TODAY - timedelta(hours=4))):
+        ch = engagement.notification_channels(db, lo_n, hi_n)
+        got = {(r["category"], r["channel"]): (r["sent"], r["delivered"], r["read"], r["clicked"])
+               for r in ch.to_dict("records")}
+        want: dict = {}
+        for n_ in s["notifications"]:
+            if not lo_n <= n_["created_at"] < hi_n:
+                continue
+            one = {"notifications": [n_]}
+            for (_, cat, chan), v in truth.notification_days({**s, **one}).items():
+                if chan:
+                    w = want.setdefault((cat, chan), [0, 0, 0, 0])
+                    for i in range(4):
+                        w[i] += v[i]
+        assert got == {key: tuple(v) for key, v in want.items() if v[0] > 0}, (lo_n, hi_n)
     assert nd is not None
 
     # offers: the ordered funnel of every offer and across them, and conversion by day
@@ -511,13 +520,17 @@ def assert_owner_overview_equals_recount(conn, owner_db, mine: set) -> None:
         1 for c in cis if c["checked_in_at"] <= prev_now
         and ((c["checked_out_at"] is not None and c["checked_out_at"] > prev_now)
              or (c["checked_out_at"] is None and c["is_active"])))
+    # whole days, inside one day, ending late in a past day (taken whole, the rest subtracted)
+    for grain, lo, hi in (("week", TODAY - timedelta(days=50), TODAY + timedelta(days=2)),
+                          ("day", TODAY - timedelta(hours=21), TODAY - timedelta(hours=4)),
+                          ("day", TODAY - timedelta(days=3), TODAY - timedelta(hours=3))):
+        df = overview.trends(owner_db, lo, hi, grain)
+        for r in df.to_dict("records"):
+            b = r["bucket"].to_pydatetime()
+            a, z = max(b, lo), min(b + (truth.WEEK if grain == "week" else truth.DAY), hi)
+            assert (r["check_ins"], r["unique_visitors"]) == (
+                n_in(ins, a, z), len({c["user_id"] for c in cis if a <= c["checked_in_at"] < z})), (grain, b)
     lo, hi = TODAY - timedelta(days=50), TODAY + timedelta(days=2)
-    df = overview.trends(owner_db, lo, hi, "week")
-    for r in df.to_dict("records"):
-        b = r["bucket"].to_pydatetime()
-        a, z = max(b, lo), min(b + truth.WEEK, hi)
-        assert (r["check_ins"], r["unique_visitors"]) == (
-            n_in(ins, a, z), len({c["user_id"] for c in cis if a <= c["checked_in_at"] < z})), b
     top = overview.top_venues(owner_db, lo, hi, limit=5)
     assert set(top["venue_id"]) <= {str(v) for v in mine}
     for r in top.to_dict("records"):

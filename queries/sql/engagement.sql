@@ -264,8 +264,8 @@ WITH p AS (
          vp_ceil_bucket('day', %(from)s::timestamptz) AS lo,
          greatest(date_trunc('day', %(to)s::timestamptz, 'UTC'), vp_ceil_bucket('day', %(from)s::timestamptz)) AS hi
 ),
-raw AS (  -- the parts of days at the ends, read only when not empty
-  SELECT p.a AS x, p.lo AS y FROM p WHERE p.a < p.lo
+raw AS (  -- the parts of days at the ends (or the whole range, inside one day), read only when not empty
+  SELECT p.a AS x, least(p.lo, p.b) AS y FROM p WHERE p.a < least(p.lo, p.b)
   UNION ALL
   SELECT p.hi, p.b FROM p WHERE p.hi < p.b
 ),
@@ -280,12 +280,15 @@ x AS (
   WHERE l.src = 'n' AND l.ch <> '' AND l.t1 >= p.lo AND l.t1 < p.hi
     AND NOT pg_visible_in_snapshot(l.xid, (SELECT c.snap FROM rollup_consumers c WHERE c.consumer = 'activity'))
   UNION ALL
-  SELECT n.category, i.ch, (i.bits & 1 <> 0)::int, (i.bits & 2 <> 0)::int, (i.bits & 4 <> 0)::int,
-         (i.bits & 8 <> 0)::int
+  SELECT q.category, q.ch, (q.bits & 1 <> 0)::int, (q.bits & 2 <> 0)::int, (q.bits & 4 <> 0)::int,
+         (q.bits & 8 <> 0)::int
   FROM raw
-  JOIN notifications n ON n.created_at >= raw.x AND n.created_at < raw.y
-  CROSS JOIN LATERAL vp_notification_images(n.channels, n.delivered_at, n.read, n.clicked) i
-  WHERE i.ch <> ''
+  CROSS JOIN LATERAL (  -- (OFFSET 0: the pieces drive the read, so no piece reads nothing)
+    SELECT n.category, i.ch, i.bits
+    FROM notifications n
+    CROSS JOIN LATERAL vp_notification_images(n.channels, n.delivered_at, n.read, n.clicked) i
+    WHERE n.created_at >= raw.x AND n.created_at < raw.y AND i.ch <> ''
+    OFFSET 0) q
 )
 SELECT category, channel,
        sum(sent)::bigint AS sent,
