@@ -192,8 +192,6 @@ def test_partitions_ahead_below_the_policy(db):
 
 
 def test_stale_rollups_per_consumer(db, conn):
-    if not conn.execute("SELECT to_regclass('rollup_consumers') IS NOT NULL").fetchone()[0]:
-        pytest.skip("rollups (migration 0007) are not installed")
     folded = conn.execute("SELECT max(folded_at) FROM rollup_consumers").fetchone()[0]
     consumers = [r[0] for r in conn.execute("SELECT consumer FROM rollup_consumers ORDER BY consumer")]
     assert subjects(db, "stale_data", {"target": "rollups", "max_age": "30m"}, now=folded + 10 * MIN) == []
