@@ -12,6 +12,7 @@ import pytest
 
 from tests.fixtures import recount
 from tests.fixtures.catalog import describe_catalog
+from venuepulse.queries.core.execute import execute
 from venuepulse.queries.schema import legacy
 
 SMALL_BATCHES = {b.name: 25 for b in legacy.BACKFILLS}
@@ -339,3 +340,39 @@ def test_phase_3_cannot_be_undone(legacy_url):
     with pytest.raises(legacy.UpgradeError, match="cannot be undone"):
         legacy.upgrade(legacy_url, 2)
     assert legacy.status(legacy_url).version == "L3"
+
+
+def test_a_pair_first_seen_after_the_batch_took_its_locks_keeps_a_concurrent_writers_count(legacy_url):
+    """The interleaving CI met once: a pair's first check-in commits between the batch's lock statement and
+    its recount, and a second check-in to the pair is in flight while the recount runs.  The recount's
+    snapshot cannot see the second one; it must not overwrite the row the second one's trigger wrote."""
+    legacy.upgrade(legacy_url, 2)
+    with psycopg.connect(legacy_url, autocommit=True) as setup:
+        user, venue = setup.execute(
+            "SELECT u.id, v.id FROM users u CROSS JOIN venues v WHERE NOT EXISTS (SELECT 1 FROM venue_interactions vi "
+            "WHERE vi.user_id = u.id AND vi.venue_id = v.id) ORDER BY u.id, v.id LIMIT 1").fetchone()
+    everyone = {"last": None, "upper": "ffffffff-ffff-ffff-ffff-ffffffffffff"}
+    with psycopg.connect(legacy_url) as batch, psycopg.connect(legacy_url, autocommit=True) as first, \
+            psycopg.connect(legacy_url) as second:
+        locked = [r["pair"] for r in execute(batch, "legacy.lock_interaction_pairs", everyone)]
+        assert f"{user}/{venue}" not in locked
+        first.execute("UPDATE check_ins SET is_active = false WHERE user_id = %s AND is_active", (user,))
+        first.execute("INSERT INTO check_ins (user_id, venue_id, is_active) VALUES (%s, %s, false)", (user, venue))
+        second.execute("INSERT INTO check_ins (user_id, venue_id, is_active) VALUES (%s, %s, false)", (user, venue))
+        recount_done = threading.Event()
+
+        def recount() -> None:
+            execute(batch, "legacy.backfill_venue_interactions", {**everyone, "locked": locked})
+            batch.commit()
+            recount_done.set()
+
+        worker = threading.Thread(target=recount)
+        worker.start()
+        recount_done.wait(2)  # before the fix it waits here for the second writer's row; after, it is done
+        second.commit()
+        worker.join(30)
+        assert recount_done.is_set()
+    with psycopg.connect(legacy_url, autocommit=True) as conn:
+        assert conn.execute("SELECT check_in_count FROM venue_interactions WHERE user_id = %s AND venue_id = %s",
+                            (user, venue)).fetchone() == (2,)
+    assert legacy.verify(legacy_url).ok

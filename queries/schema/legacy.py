@@ -178,7 +178,8 @@ def _one_batch(conn: psycopg.Connection, backfill: Backfill, size: int, total: i
                     return BatchEvent(backfill.step, batches, rows_done, total, True)
                 params = {"last": last, "upper": upper}
                 if backfill.lock:
-                    _exec(cur, backfill.lock, params)
+                    # what the lock statement saw and locked: a batch may restrict itself to it
+                    params["locked"] = [r[0] for r in _exec(cur, backfill.lock, params)]
                 result = _exec(cur, backfill.batch, params)
                 n = result[0][0] if result else max(cur.rowcount, 0)
                 _exec(cur, "legacy.progress_advance", {"step": backfill.step, "last_key": upper, "rows": n})

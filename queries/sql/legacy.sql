@@ -342,11 +342,15 @@ SELECT count(*) AS n FROM users
 SELECT b.id::text AS upper FROM (
   SELECT id FROM users WHERE %(last)s::uuid IS NULL OR id > %(last)s::uuid ORDER BY id LIMIT %(limit)s) b ORDER BY b.id DESC LIMIT 1
 
--- Takes the same per-pair advisory locks as vp_sync_interaction, then (next statement) recounts the
--- batch's pairs: a concurrent change to a pair either finished before the recount or recounts after it.
+-- Takes the same per-pair advisory locks as vp_sync_interaction and returns the pairs it locked; the
+-- next statement recounts only those: a concurrent change to a locked pair either finished before the
+-- recount or recounts after it.  A pair this statement did not see was first written after its
+-- snapshot, by a transaction whose trigger recounted the pair under the lock: its row is already
+-- right, and recounting it here, without the lock, could overwrite a later change with an older count.
 -- name: legacy.lock_interaction_pairs --
 -- kind: maintenance
-SELECT count(pg_advisory_xact_lock(hashtextextended(p.user_id::text || '/' || p.venue_id::text, 7))) AS n
+SELECT p.user_id::text || '/' || p.venue_id::text AS pair,
+       pg_advisory_xact_lock(hashtextextended(p.user_id::text || '/' || p.venue_id::text, 7)) AS locked
 FROM (
   SELECT user_id, venue_id FROM check_ins
   WHERE (%(last)s::uuid IS NULL OR user_id > %(last)s::uuid) AND user_id <= %(upper)s::uuid
@@ -384,9 +388,11 @@ cl AS (
   WHERE (%(last)s::uuid IS NULL OR c.user_id > %(last)s::uuid) AND c.user_id <= %(upper)s::uuid
   GROUP BY c.user_id, o.venue_id),
 pairs AS (
-  SELECT user_id, venue_id FROM ci UNION SELECT user_id, venue_id FROM rv UNION
-  SELECT user_id, venue_id FROM fv UNION SELECT user_id, venue_id FROM co UNION
-  SELECT user_id, venue_id FROM cl)
+  SELECT u.user_id, u.venue_id FROM (
+    SELECT user_id, venue_id FROM ci UNION SELECT user_id, venue_id FROM rv UNION
+    SELECT user_id, venue_id FROM fv UNION SELECT user_id, venue_id FROM co UNION
+    SELECT user_id, venue_id FROM cl) u
+  WHERE u.user_id::text || '/' || u.venue_id::text = ANY (%(locked)s::text[]))
 INSERT INTO venue_interactions AS vi (
   user_id, venue_id, check_in_count, last_check_in_at, review_count, last_review_at, current_rating,
   is_favorited, favorited_at, collection_count, flash_offer_claim_count, last_claim_at,
