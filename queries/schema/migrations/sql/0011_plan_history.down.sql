@@ -1,0 +1,2 @@
+-- Undoes 0011_plan_history.up.sql.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Plans over time: a fingerprint of each named query's plan shape, plan changes (issue 15).
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Undoes 0012_change_markers.up.sql.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Undoes 0014_owner_reports.up.sql.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Owners' weekly report: subscriptions and sends (issue 17).
+SELECT 1;
