@@ -12,7 +12,7 @@ from datetime import datetime
 
 from venuepulse.errors import ConfigError
 from venuepulse.queries.core.runner import Database
-from venuepulse.queries.ops import alerts, maintenance, outbox
+from venuepulse.queries.ops import alerts, maintenance, outbox, plans
 from venuepulse.queries.ops.maintenance import Outcome
 
 
@@ -118,6 +118,13 @@ def rollup_query_histograms(db: Database, ctx: JobContext) -> Outcome:
        "what the jobs' database role may do (the checklist of venuepulse db status), kept for the Jobs & health page")
 def check_privileges(db: Database, ctx: JobContext) -> Outcome:
     return maintenance.check_privileges(db)
+
+
+@_spec("capture_plans", "interval:600", 500,
+       "the generic plan of every registered read query EXPLAINed and its shape fingerprinted; a fingerprint "
+       "differing from the query's previous one is recorded as a plan change (Query performance shows it)")
+def capture_plans(db: Database, ctx: JobContext) -> Outcome:
+    return plans.capture_job(db)
 
 
 @_spec("probe_queries", "interval:60", 50,

@@ -77,6 +77,7 @@ def render(ctx: PageContext) -> None:
     _trend(ctx, lo, hi, start, end, selected, stats)
     _slowest(ctx, lo, hi)
     _stat_statements(ctx, lo, hi)
+    _plan_changes(ctx, lo, hi)
     _cache(ctx)
     _explain(ctx)
 
@@ -105,10 +106,12 @@ def _live(ctx: PageContext, window_label: str) -> None:
             st.success(f"No query's p95 over the last {window_label} is more than 1.5× its previous window "
                        "or the same hours a week ago (queries with at least 20 calls).")
         else:
+            near_plans = _near_plan_changes(ctx, reg, now, window)
             for _, r in reg.iterrows():
                 ratios = [x for x in (r["vs_previous"], r["vs_week_ago"]) if x is not None and pd.notna(x)]
                 worse = f"{max(ratios):.1f}× its baseline" if ratios else "slower than its baseline"
                 st.error(f"**{r['query_name']}** p95 {r['p95_ms']:.1f} ms is {worse}.")
+                _regression_plan_changes(near_plans.get(r["query_name"], []))
             shown = reg[["query_name", "calls", "p95_ms", "prev_p95_ms", "vs_previous", "week_p95_ms",
                          "vs_week_ago"]]
             st.dataframe(shown, hide_index=True, column_config={
@@ -245,6 +248,58 @@ def _stat_statements(ctx: PageContext, lo: datetime, hi: datetime) -> None:
             "shared_blks_read": "Blocks read", "temp_blks_written": "Temp blocks written",
             "query": st.column_config.TextColumn("Statement", width="large")})
         download_csv(shown, "stat_statements.csv", key="csv_stat_statements")
+
+
+# -- plans over time ---------------------------------------------------------------------------------------
+
+PLAN_CHANGES_LIMIT = 50
+PLAN_CHANGES_ANCHOR = "#plan-changes"  # the anchor Streamlit gives the section's heading
+
+
+def _near_plan_changes(ctx: PageContext, reg: pd.DataFrame, now: datetime, window: timedelta) -> dict[str, list]:
+    """The plan changes near each regression's start; none (and a note) when they cannot be read."""
+    try:
+        return performance.regression_plan_changes(ctx.db, reg.to_dict("records"), now=now, window=window)
+    except QueryError as exc:
+        st.caption(f"Plan changes near these regressions cannot be read right now: {exc}")
+        return {}
+
+
+def _regression_plan_changes(changes: list[dict[str, Any]]) -> None:
+    for c in changes:
+        st.markdown(f"↳ [Plan changed]({PLAN_CHANGES_ANCHOR}) at {c['detected_at']:%Y-%m-%d %H:%M} UTC: "
+                    f"{c['summary']}")
+        with st.expander(f"Plan diff of {c['query_name']} at {c['detected_at']:%H:%M}"):
+            st.code(c["diff"], language="diff")
+
+
+def _plan_changes(ctx: PageContext, lo: datetime, hi: datetime) -> None:
+    with panel("Plan changes"):
+        status = performance.plan_status(ctx.db)
+        if not status["queries"]:
+            empty_state("No query plan has been captured yet.",
+                        "The capture_plans job EXPLAINs every registered read query every 10 minutes and records "
+                        "when a plan's shape changes; run it now with `venuepulse jobs --once capture_plans`.")
+            return
+        st.caption(f"Generic plans of {fmt_int(status['queries'])} named queries, last captured "
+                   f"{status['last_captured_at']:%Y-%m-%d %H:%M} UTC. A change is a different shape (node types, "
+                   "relations, indexes, join types; never costs or row estimates). `-` lines are only in the old "
+                   "plan, `+` lines only in the new one.")
+        rows = performance.plan_changes(ctx.db, lo, hi, limit=PLAN_CHANGES_LIMIT)
+        if not rows:
+            st.success("No query's plan changed in this date range.")
+            return
+        for c in rows:
+            with st.expander(f"{c['detected_at']:%Y-%m-%d %H:%M} · {c['query_name']} — {c['summary']}"):
+                st.caption(f"Between the captures of {c['previous_captured_at']:%Y-%m-%d %H:%M:%S} and "
+                           f"{c['detected_at']:%Y-%m-%d %H:%M:%S} UTC; fingerprint {c['before_fingerprint']} → "
+                           f"{c['after_fingerprint']}.")
+                st.code(c["diff"], language="diff")
+        if len(rows) == PLAN_CHANGES_LIMIT:
+            st.caption(f"The {PLAN_CHANGES_LIMIT} most recent are listed.")
+        shown = pd.DataFrame(rows)[["detected_at", "query_name", "summary", "before_fingerprint", "after_fingerprint",
+                                    "diff"]]
+        download_csv(shown, "plan_changes.csv", key="csv_plan_changes")
 
 
 def _cache(ctx: PageContext) -> None:

@@ -212,21 +212,38 @@ class Database:
                 if params is not None:
                     stmt = sql_statement(label, f"EXPLAIN ({options}FORMAT TEXT) {q.sql}", timeout_ms=q.timeout_ms)
                     lines = [r[0] for r in execute(cur, stmt, params, restore=False)]
-                elif not q.params:
-                    stmt = sql_statement(label, f"EXPLAIN (FORMAT TEXT) {q.sql}", timeout_ms=q.timeout_ms)
-                    lines = [r[0] for r in execute(cur, stmt, {}, restore=False)]
-                elif conn.info.server_version >= 160000:
-                    stmt = sql_statement(label, f"EXPLAIN (GENERIC_PLAN, FORMAT TEXT) {positional(q.sql)}",
-                                         timeout_ms=q.timeout_ms)
-                    lines = [r[0] for r in execute(cur, stmt, restore=False)]
                 else:
-                    lines = self._explain_prepared(conn, cur, q)
+                    lines = [r[0] for r in self._explain_generic(conn, cur, q, "TEXT")]
             finally:
                 conn.rollback()
         return "\n".join(lines)
 
+    def generic_plan(self, query: str | NamedQuery) -> Any:
+        """The generic plan of a named query (or a :class:`NamedQuery` built elsewhere, e.g. by a test) as
+        ``EXPLAIN (FORMAT JSON)`` gives it (a list holding one object), without running it."""
+        q = get(query) if isinstance(query, str) else query
+        with self.connection() as conn, conn.cursor() as cur:
+            try:
+                return self._explain_generic(conn, cur, q, "JSON")[0][0]
+            finally:
+                conn.rollback()
+
+    def _explain_generic(self, conn: psycopg.Connection, cur: psycopg.Cursor, q: NamedQuery, fmt: str) -> list[Any]:
+        """EXPLAIN rows of ``q``'s generic plan in format ``fmt`` (TEXT or JSON): plain EXPLAIN without
+        parameters, ``GENERIC_PLAN`` on PostgreSQL 16+, a forced generic plan of a prepared statement on 15."""
+        label = f"explain.{q.name}"
+        if not q.params:
+            stmt = sql_statement(label, f"EXPLAIN (FORMAT {fmt}) {q.sql}", timeout_ms=q.timeout_ms)
+            return execute(cur, stmt, {}, restore=False)
+        if conn.info.server_version >= 160000:
+            stmt = sql_statement(label, f"EXPLAIN (GENERIC_PLAN, FORMAT {fmt}) {positional(q.sql)}",
+                                 timeout_ms=q.timeout_ms)
+            return execute(cur, stmt, restore=False)
+        return self._explain_prepared(conn, cur, q, fmt)
+
     @staticmethod
-    def _explain_prepared(conn: psycopg.Connection, cur: psycopg.Cursor, q: NamedQuery) -> list[str]:
+    def _explain_prepared(conn: psycopg.Connection, cur: psycopg.Cursor, q: NamedQuery,
+                          fmt: str = "TEXT") -> list[Any]:
         """PostgreSQL 15: PREPARE, force the generic plan, EXPLAIN EXECUTE with NULLs (partition pruning
         off), DEALLOCATE.
 
@@ -239,9 +256,8 @@ class Database:
             execute(cur, sql_statement(label, f"PREPARE {stmt} AS {positional(q.sql)}"),
                     timeout_ms=q.timeout_ms, restore=False)
             nulls = ", ".join("NULL" for _ in q.params)
-            plan = execute(cur, sql_statement(label, f"EXPLAIN (FORMAT TEXT) EXECUTE {stmt}({nulls})"),
+            return execute(cur, sql_statement(label, f"EXPLAIN (FORMAT {fmt}) EXECUTE {stmt}({nulls})"),
                            timeout_ms=q.timeout_ms, restore=False)
-            return [r[0] for r in plan]
         finally:
             conn.rollback()
             # only if the PREPARE ran: a DEALLOCATE error must not hide the error that got us here

@@ -21,6 +21,7 @@ from venuepulse.durations import parse_duration
 from venuepulse.errors import QueryError
 from venuepulse.queries.access.privileges import PGSS_CREATE_HOW, PGSS_LOAD_HOW
 from venuepulse.queries.core.runner import Database
+from venuepulse.queries.ops import plans
 
 # Histogram buckets (must match vp_perf_bucket in migration 0002): bucket b covers
 # [BASE_MS * 2^(b/PER_DOUBLING), BASE_MS * 2^((b+1)/PER_DOUBLING)).
@@ -269,6 +270,43 @@ def stat_statements(db: Database, start: datetime, end: datetime, limit: int = 2
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
         raise ValueError(f"limit must be a whole number from 1 to 10000, not {limit!r}")
     return db.run("performance.stat_statements", {"start": start, "end": end, "limit": limit})
+
+
+# --- plans over time (queries/ops/plans.py) -------------------------------------------------------------
+
+
+def plan_status(db: Database) -> dict[str, Any]:
+    """queries (with a captured plan), last_captured_at (None before the first capture), changes (ever)."""
+    return db.one("plans.status") or {"queries": 0, "last_captured_at": None, "changes": 0}
+
+
+def plan_changes(db: Database, start: datetime, end: datetime, names: Sequence[str] | None = None,
+                 limit: int = 50) -> list[dict]:
+    """Plan changes detected in ``[start, end)``, newest first: id, query_name, detected_at,
+    previous_captured_at (the change happened after it), before_fingerprint, after_fingerprint,
+    before_shape, after_shape, summary (one sentence) and diff (the tree, lines only before ``- ``, only
+    after ``+ ``)."""
+    start, end = _window(start, end)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+        raise ValueError(f"limit must be a whole number from 1 to 10000, not {limit!r}")
+    rows = db.run("plans.changes", {"start": start, "end": end, "names": _names(names), "limit": limit})
+    return plans.with_diffs(rows)
+
+
+def regression_plan_changes(db: Database, regression_rows: Sequence[dict], now: datetime | None = None,
+                            window: timedelta = timedelta(hours=1)) -> dict[str, list[dict]]:
+    """The plan changes near each regression's start, by query name: those of the regressed query detected
+    from the start of its previous window to ``now`` (``[now - 2 * window, now]``), since the slowdown
+    began somewhere in the current window or just before it. Rows as :func:`plan_changes`; queries
+    without such a change are absent."""
+    names = sorted({r["query_name"] for r in regression_rows})
+    if not names:
+        return {}
+    now, window = _now(now), _positive(window)
+    out: dict[str, list[dict]] = {}
+    for row in plan_changes(db, now - 2 * window, now + timedelta(microseconds=1), names=names, limit=1000):
+        out.setdefault(row["query_name"], []).append(row)
+    return out
 
 
 # --- cache and recorder ---------------------------------------------------------------------------------

@@ -1,2 +1,2 @@
 -- Undoes 0011_plan_history.up.sql.
-SELECT 1;
+DROP TABLE plan_changes, query_plans, plan_shapes;
