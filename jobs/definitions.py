@@ -6,13 +6,14 @@ or ``off``; ``VENUEPULSE_JOB_<NAME>`` overrides a job's default (see docs/jobs.m
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from venuepulse.errors import ConfigError
 from venuepulse.queries.core.runner import Database
-from venuepulse.queries.ops import alerts, maintenance, outbox, plans
+from venuepulse.queries.ops import alerts, maintenance, outbox, plans, waits
 from venuepulse.queries.ops.maintenance import Outcome
 
 
@@ -24,6 +25,8 @@ class JobContext:
     run_id: int | None
     scheduled_at: datetime | None
     trigger: str  # "schedule" or "manual"
+    # set when the jobs process is stopping: a long-running job (sample_waits) ends early on it
+    stop: threading.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,13 @@ def send_offer_pushes(db: Database, ctx: JobContext) -> Outcome:
        "a snapshot of pg_stat_statements (where the extension is loaded)")
 def snapshot_stat_statements(db: Database, ctx: JobContext) -> Outcome:
     return maintenance.snapshot_stat_statements(db)
+
+
+@_spec("sample_waits", "interval:60", 50,
+       "pg_stat_activity sampled every VENUEPULSE_WAIT_SAMPLE_INTERVAL (5 s) for most of the minute: each active "
+       "session's wait event added to wait_samples under its named query (one statement per sample)")
+def sample_waits(db: Database, ctx: JobContext) -> Outcome:
+    return waits.sample_waits(db, manual=ctx.trigger == "manual", stop=ctx.stop)
 
 
 @_spec("rollup_query_histograms", "interval:900", 600,

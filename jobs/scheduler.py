@@ -192,6 +192,7 @@ class JobRunner:
         self._db: Database | None = None
         self._db_lock = threading.Lock()
         self._ident = {"pid": os.getpid(), "host": socket.gethostname()}
+        self.stopping = threading.Event()  # set on shutdown: long-running jobs (sample_waits) end early
 
     # the pool the jobs' own work uses; dropped whenever the database was found unreachable
     def db(self) -> Database:
@@ -281,7 +282,8 @@ class JobRunner:
                      f" (scheduled {rec.scheduled_at:%H:%M:%S})" if rec.scheduled_at else "")
             t0 = time.perf_counter()
             try:
-                outcome = spec.func(self.db(), JobContext(name, rec.run_id, rec.scheduled_at, rec.details["trigger"]))
+                outcome = spec.func(self.db(), JobContext(name, rec.run_id, rec.scheduled_at, rec.details["trigger"],
+                                                          self.stopping))
             except Exception as exc:
                 elapsed = time.perf_counter() - t0
                 rec.status, rec.error = "failed", error_line(exc)
@@ -352,7 +354,8 @@ def build_scheduler(runner: JobRunner, env: Mapping[str, str] | None = None,
                     run_at_start: bool = True) -> BlockingScheduler:
     """A BlockingScheduler with every job not switched off. Interval jobs also run once at start
     (staggered by a second each) so a fresh process brings views, partitions and counters up to date."""
-    executor = _RecordingExecutor(max_workers=4)
+    # one worker is nearly always busy with sample_waits (a run samples for most of its minute)
+    executor = _RecordingExecutor(max_workers=5)
     scheduler = BlockingScheduler(
         jobstores={"default": MemoryJobStore()},
         executors={"default": executor},
@@ -412,6 +415,7 @@ def run_scheduler(url: str, stop_event: Any = None, env: Mapping[str, str] | Non
              len(scheduler.get_jobs()))
 
     def stop(*_: Any) -> None:
+        runner.stopping.set()
         if scheduler.running:
             log.info("jobs process stopping")
             scheduler.shutdown(wait=False)

@@ -76,6 +76,7 @@ def render(ctx: PageContext) -> None:
     _percentiles(stats, selected, lo, hi, ctx)
     _trend(ctx, lo, hi, start, end, selected, stats)
     _slowest(ctx, lo, hi)
+    _waits(ctx, lo, hi, selected)
     _stat_statements(ctx, lo, hi)
     _plan_changes(ctx, lo, hi)
     _cache(ctx)
@@ -386,3 +387,57 @@ def _parse_params(raw: str, expected: tuple[str, ...]) -> dict[str, Any] | None 
                  f"its parameters are: {', '.join(expected) or 'none'}.")
         return False
     return value
+
+
+# -- waits ------------------------------------------------------------------------------------------------
+
+WAIT_CHART_QUERIES = 15
+
+
+def _waits(ctx: PageContext, lo: datetime, hi: datetime, selected: list[str] | None) -> None:
+    with panel("Waits"):
+        sampler = performance.wait_sampler(ctx.db, lo, hi)
+        hidden = performance.waits_unavailable(sampler)
+        if hidden:
+            st.warning(hidden)
+        rows = _frame(performance.wait_time(ctx.db, lo, hi, names=selected))
+        if rows.empty:
+            empty_state("No wait samples in this date range.",
+                        "The sample_waits job reads pg_stat_activity every few seconds "
+                        "(VENUEPULSE_WAIT_SAMPLE_INTERVAL, 5 s by default) while `venuepulse up` or `venuepulse jobs` "
+                        "runs, and adds each active session's wait to its named query.")
+            return
+        lo_s, hi_s = rows["interval_min_s"].min(), rows["interval_max_s"].max()
+        every = f"{lo_s:g} s" if abs(hi_s - lo_s) < 1e-6 else f"{lo_s:g}–{hi_s:g} s"
+        n = int(sampler.get("samples") or 0)
+        taken = f" from {fmt_int(n)} sample{'' if n == 1 else 's'}" if n else ""
+        st.caption(f"Where each query's time goes, by wait type: estimated seconds = sessions seen × the sampling "
+                   f"interval (every {every}){taken} of this database's active sessions. CPU means running or in a "
+                   "wait PostgreSQL does not instrument; Lock, blocked by another session (see Database health). "
+                   "An estimate: a wait shorter than the interval is seen in proportion to how often it happens.")
+        by_type = _frame(performance.wait_time_by_type(rows.to_dict("records")))
+        top = list(dict.fromkeys(by_type["query"]))[:WAIT_CHART_QUERIES]
+        chart = by_type[by_type["query"].isin(top)]
+        fig = px.bar(chart, x="seconds", y="query", color="wait_event_type", orientation="h",
+                     labels={"seconds": "Estimated seconds", "query": "Query", "wait_event_type": "Wait type"})
+        fig.update_layout(height=max(240, 28 * len(top) + 120), margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                          yaxis={"categoryorder": "total ascending"})
+        st.plotly_chart(fig, width="stretch")
+        if len(top) < by_type["query"].nunique():
+            st.caption(f"Charting the {WAIT_CHART_QUERIES} queries with the most sampled time; the table has all.")
+        shown = by_type[["query", "wait_event_type", "seconds", "share", "samples", "events"]]
+        st.dataframe(shown, hide_index=True, column_config={
+            "query": "Query", "wait_event_type": "Wait type",
+            "seconds": st.column_config.NumberColumn("Estimated seconds", format="%.1f"),
+            "share": st.column_config.ProgressColumn("Share of the query's time", min_value=0.0, max_value=1.0,
+                                                     format="percent"),
+            "samples": "Sessions seen", "events": "Wait events"})
+        download_csv(shown, "waits_by_type.csv", key="csv_waits_by_type")
+        with st.expander("By wait event"):
+            events = rows[["query_name", "query_id", "statement", "wait_event_type", "wait_event", "samples", "seconds"]]
+            st.dataframe(events, hide_index=True, column_config={
+                "query_name": "Named query", "query_id": "query_id (unnamed)",
+                "statement": st.column_config.TextColumn("Statement (unnamed)", width="large"),
+                "wait_event_type": "Wait type", "wait_event": "Wait event", "samples": "Sessions seen",
+                "seconds": st.column_config.NumberColumn("Estimated seconds", format="%.1f")})
+            download_csv(events, "waits_by_event.csv", key="csv_waits_by_event")

@@ -384,3 +384,58 @@ def measure_recording_overhead(url: str, runs: int = 20_000, rounds: int = 5,
         "dropped": stats.get("dropped", 0),
         "failed": stats.get("failed", 0),
     }
+
+
+# --- waits (queries/ops/waits.py samples them) ------------------------------------------------------------
+
+
+def wait_time(db: Database, start: datetime, end: datetime, names: Sequence[str] | None = None) -> list[dict]:
+    """Estimated time per query and wait event in ``[start, end)`` from the wait samples, most first:
+    query_name (None for a statement VenuePulse did not name: then query_id and, where a pg_stat_statements
+    snapshot saw it, statement), wait_event_type, wait_event ('CPU'/'CPU': active, waiting on nothing
+    instrumented), samples (sessions seen), seconds (samples x the sampling interval), interval_min_s and
+    interval_max_s (the interval the samples were taken at)."""
+    start, end = _window(start, end)
+    return db.run("waits.by_query", {"start": start, "end": end, "names": _names(names)}, cache=False)
+
+
+def wait_sampler(db: Database, start: datetime, end: datetime) -> dict[str, Any]:
+    """The sampler in ``[start, end)``: runs, samples and hidden_max (most sessions of other roles it could
+    not see in one sample) there, and its latest run: last_status, last_started_at, last_finished_at,
+    last_error, last_interval_s, last_reads_all_stats, last_role."""
+    start, end = _window(start, end)
+    return dict(db.one("waits.sampler_runs", {"start": start, "end": end}, cache=False) or {})
+
+
+def waits_unavailable(sampler: dict[str, Any]) -> str | None:
+    """The 'not available' sentence when the sampler's role cannot see other roles' sessions, else None."""
+    if sampler.get("last_reads_all_stats") is not False:
+        return None
+    role = sampler.get("last_role") or "the jobs' role"
+    return (f"Waits of other roles' sessions not available: the sampler's role {role} is not a member of "
+            "pg_monitor or pg_read_all_stats, so PostgreSQL shows it no state, query or wait for them (only its "
+            f"own sessions are sampled). GRANT pg_monitor TO {role} as a superuser or the provider's admin user "
+            "(see docs/managed-postgresql.md).")
+
+
+def wait_time_by_type(rows: Sequence[dict]) -> list[dict]:
+    """:func:`wait_time` rows summed per query and wait_event_type: query (the name, or ``statement <id>``
+    for an unnamed one), wait_event_type, samples, seconds, share (of that query's sampled time),
+    events (its wait events, most first); heaviest query first."""
+    per: dict[tuple[str, str], dict[str, Any]] = {}
+    totals: dict[str, float] = {}
+    for r in rows:
+        label = r["query_name"] or (f"statement {r['query_id']}" if r.get("query_id") else "(no name, no query_id)")
+        key = (label, r["wait_event_type"])
+        agg = per.setdefault(key, {"query": label, "wait_event_type": r["wait_event_type"], "samples": 0,
+                                   "seconds": 0.0, "events": []})
+        agg["samples"] += int(r["samples"])
+        agg["seconds"] += float(r["seconds"])
+        agg["events"].append(r["wait_event"])
+        totals[label] = totals.get(label, 0.0) + float(r["seconds"])
+    out = list(per.values())
+    for agg in out:
+        agg["share"] = agg["seconds"] / totals[agg["query"]] if totals[agg["query"]] else None
+        agg["events"] = ", ".join(agg["events"])
+    out.sort(key=lambda a: (-totals[a["query"]], a["query"], -a["seconds"]))
+    return out

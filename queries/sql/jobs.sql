@@ -116,7 +116,8 @@ defaults AS (
   SELECT 'check_ins' AS parent_table, count(*) AS rows_in_default, min(checked_in_at) AS oldest_in_default
   FROM check_ins_default
   UNION ALL SELECT 'event_stream', count(*), min(created_at) FROM event_stream_default
-  UNION ALL SELECT 'query_performance_log', count(*), min(created_at) FROM query_performance_log_default)
+  UNION ALL SELECT 'query_performance_log', count(*), min(created_at) FROM query_performance_log_default
+  UNION ALL SELECT 'wait_samples', count(*), min(bucket) FROM wait_samples_default)
 SELECT c.parent_table, c.period, c.ahead AS ahead_wanted, c.retention::text AS retention,
        (SELECT count(*) FROM parts x WHERE x.parent_table = c.parent_table) AS partitions,
        (SELECT min(range_start) FROM parts x WHERE x.parent_table = c.parent_table) AS oldest_partition_start,

@@ -42,6 +42,11 @@ FROM (
          date_trunc(p.period, q.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*)
   FROM query_performance_log_default q, partition_policies p
   WHERE p.parent_table = 'query_performance_log' GROUP BY 1, 2
+  UNION ALL
+  SELECT 'wait_samples',
+         date_trunc(p.period, w.bucket AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*)
+  FROM wait_samples_default w, partition_policies p
+  WHERE p.parent_table = 'wait_samples' GROUP BY 1, 2
 ) d
 ORDER BY d.parent_table, d.period_start
 LIMIT %(limit)s

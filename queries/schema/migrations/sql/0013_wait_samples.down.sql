@@ -1,2 +1,3 @@
--- Undoes 0013_wait_samples.up.sql.
-SELECT 1;
+-- Undoes 0013_wait_samples.up.sql (the partitions go with their table).
+DROP TABLE wait_samples;
+DELETE FROM partition_policies WHERE parent_table = 'wait_samples';

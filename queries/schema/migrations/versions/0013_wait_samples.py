@@ -1,4 +1,6 @@
-"""Wait sampling: wait events of active sessions attributed to named queries (issue 15).
+"""Wait sampling: wait events of active sessions attributed to named queries (issue 15) — the wait_samples
+table (per minute x named query x wait event: sessions seen and estimated seconds), daily partitions under
+the partition_policies retention (docs/dashboard-engineering.md, Waits).
 
 Revision ID: 0013
 Revises: 0012
