@@ -43,6 +43,11 @@ def _database(url: str) -> Database:
     return Database(url, record=False, min_size=1, max_size=4, application_name="venuepulse-signin").open()
 
 
+def signin_database() -> Database:
+    """The sign-in role's database: account state a signed-in person may change (owners' weekly report)."""
+    return _database(signin_url())
+
+
 @st.cache_data(ttl=300, show_spinner=False)
 def _owner_connection_is_scoped(url: str) -> bool:
     scope = accounts.connection_scope(_database(url))

@@ -156,3 +156,12 @@ def evaluate_alerts(db: Database, ctx: JobContext) -> Outcome:
 def deliver_notifications(db: Database, ctx: JobContext) -> Outcome:
     return outbox.deliver_job(db)
 
+
+@_spec("send_owner_reports", "cron:0 7 * * 1", 86400,
+       "owners' weekly report: each subscribed owner's offer funnels of the last complete week (CSV attached), "
+       "read through the owners' row-level-security role, written once per owner and week to the outbox and "
+       "delivered by e-mail; skipped (and recorded) when nothing ran")
+def send_owner_reports(db: Database, ctx: JobContext) -> Outcome:
+    from venuepulse.queries.ops import owner_reports
+
+    return owner_reports.send_job(db, run_id=ctx.run_id)

@@ -170,4 +170,5 @@ def db(db_url: str):
 def page_env(db_url: str, monkeypatch) -> str:
     """Dashboard pages run in the test (tests/fixtures/pages.py) read the test's database."""
     monkeypatch.setenv("VENUEPULSE_DASHBOARD_DATABASE_URL", db_url)
+    monkeypatch.setenv("VENUEPULSE_SIGNIN_DATABASE_URL", db_url)  # account state (owners' report subscriptions)
     return db_url

@@ -169,7 +169,7 @@ def test_every_job_is_scheduled_with_coalescing_one_instance_and_its_grace_time(
     for name, job in jobs.items():
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time == JOBS[name].grace_seconds
-        assert isinstance(job.trigger, IntervalTrigger)
+        assert isinstance(job.trigger, CronTrigger if name == "send_owner_reports" else IntervalTrigger)
     assert jobs["refresh_venue_stats"].trigger.interval == timedelta(minutes=5)
     assert jobs["reconcile_counters"].trigger.interval == timedelta(hours=1)
     assert jobs["send_offer_pushes"].trigger.interval == timedelta(minutes=1)

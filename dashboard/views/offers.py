@@ -24,6 +24,8 @@ from venuepulse.dashboard.widgets import (
     url_select,
 )
 from venuepulse.durations import format_duration
+from venuepulse.errors import VenuePulseError
+from venuepulse.queries.ops import owner_reports
 from venuepulse.queries.pages import offers
 
 ALL = "all"
@@ -62,6 +64,13 @@ def render(ctx: PageContext) -> None:
     st.caption("Flash offers with their live status and how they convert: targeted → viewed → clicked → "
                "claimed → redeemed.", help=FUNNEL_HELP)
 
+    _offers(ctx, owner)
+    if owner:
+        with panel("Weekly report by e-mail"):
+            _weekly_report(ctx)
+
+
+def _offers(ctx: PageContext, owner: bool) -> None:
     venues = offers.venues_with_offers(ctx.db)
     if venues.empty:
         empty_state("Your venues have no flash offers yet." if owner else "There are no flash offers yet.",
@@ -325,6 +334,70 @@ def _benchmarks(ctx: PageContext, listed: pd.DataFrame, offer_id: str | None) ->
     st.dataframe(table, hide_index=True, key="offers_benchmarks", column_config={
         "Starts": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
     download_csv(table, "offer_benchmarks.csv", key="csv_benchmarks")
+
+
+REPORT_NOTICE = "vp_weekly_report_notice"
+
+
+def _weekly_report(ctx: PageContext) -> None:
+    """Subscribe or unsubscribe the signed-in owner (through the sign-in role: the owner role only reads)."""
+    from venuepulse.dashboard.auth import signin_database
+
+    st.caption("Every Monday morning (UTC), an e-mail with the funnels of your offers that ran the week before "
+               "and the table attached as CSV. A week in which none of your offers ran sends nothing.")
+    username = ctx.account.username
+    try:
+        accounts_db = signin_database()
+        sub = owner_reports.subscription(accounts_db, username)
+    except VenuePulseError as exc:
+        st.warning(f"Weekly reports cannot be changed at the moment: {exc}")
+        return
+    if sub is None:
+        st.info("Weekly reports are sent to venue-owner accounts only.")
+        return
+    notice = st.session_state.pop(REPORT_NOTICE, None)
+    with st.form("vp_weekly_report", enter_to_submit=False):
+        st.text_input("E-mail address", value=sub["email"] or sub["account_email"] or "", max_chars=254,
+                      placeholder="name@example.com", key="weekly_report_email")
+        c1, c2, _ = st.columns([1, 1, 3])
+        c1.form_submit_button("Update address" if sub["active"] else "Subscribe", type="primary",
+                              on_click=_change_report, args=(accounts_db, username, True))
+        c2.form_submit_button("Unsubscribe", disabled=not sub["active"],
+                              on_click=_change_report, args=(accounts_db, username, False))
+    if notice:
+        kind, text = notice
+        (st.success if kind == "success" else st.error)(text)
+    if sub["active"]:
+        st.markdown(f"**Subscribed** — the weekly report goes to {sub['email']}.")
+    else:
+        st.markdown("**Not subscribed.**")
+    sent = owner_reports.history(accounts_db, username)
+    if not sent.empty:
+        table = pd.DataFrame({
+            "Week of": sent["week_start"],
+            "Report": [("skipped: " + r) if s == "skipped" else f"{o} offers" for s, r, o
+                       in zip(sent["status"], sent["reason"], sent["offers"], strict=True)],
+            "E-mail": [d or "–" for d in sent["delivery"]],
+            "Delivered": sent["delivered_at"],
+        })
+        st.dataframe(table, hide_index=True, key="offers_weekly_reports", column_config={
+            "Delivered": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+
+
+def _change_report(accounts_db, username: str, subscribe: bool) -> None:
+    # a callback: it runs before the page is drawn again, so the form shows the new state at once
+    try:
+        if subscribe:
+            row = owner_reports.subscribe(accounts_db, username, st.session_state.get("weekly_report_email"))
+            notice = ("success", f"Subscribed: the weekly report goes to {row['email']}.")
+        else:
+            owner_reports.unsubscribe(accounts_db, username)
+            notice = ("success", "Unsubscribed: no more weekly reports.")
+    except owner_reports.ReportError as exc:
+        notice = ("error", f"Nothing was changed: {exc}.")
+    except VenuePulseError as exc:
+        notice = ("error", f"Nothing was changed: the subscription could not be saved ({exc}).")
+    st.session_state[REPORT_NOTICE] = notice
 
 
 def _rollups_caption(f: dict) -> None:

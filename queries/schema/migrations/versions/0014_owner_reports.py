@@ -1,4 +1,5 @@
-"""Owners' weekly report: subscriptions and sends (issue 17).
+"""Owners' weekly report (issue 17): subscriptions (venuepulse_auth.report_subscriptions, changed only through
+the sign-in role's SECURITY DEFINER functions) and one owner_reports row per owner and week (docs/owners.md).
 
 Revision ID: 0014
 Revises: 0013
