@@ -1,6 +1,6 @@
 """`venuepulse bench`: performance figures as ratios measured side by side in one run.
 
-Scenarios (see BENCHMARKS.md): load, refresh, recording, pages, writes, rollups. Each runs against the bench's
+Scenarios (see BENCHMARKS.md): load, refresh, recording, pages, writes, rollups, plans. Each runs against the bench's
 own database for the scale (`venuepulse_bench_<scale>` on the same server), seeded when needed.
 """
 
@@ -20,7 +20,7 @@ from venuepulse.errors import ConfigError
 from venuepulse.queries.core.connect import server_info
 from venuepulse.queries.ops import bench as qb
 
-SCENARIOS = ("load", "refresh", "recording", "pages", "writes", "rollups")
+SCENARIOS = ("load", "refresh", "recording", "pages", "writes", "rollups", "plans")
 SMALLER = {"small": "tiny", "medium": "small", "large": "medium"}
 
 
@@ -272,6 +272,12 @@ def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeat
         say(f"rollups: venue_stats current in {statistics.median(vs):.0f} ms vs {statistics.median(full):.0f} ms "
             f"in full; capture keeps {sc['rollups']['capture']['ratio']:.2f} of check_in() TPS")
 
+    if "plans" in chosen:
+        say("plans: capture passes over every named query's generic plan (the capture_plans job) ...")
+        pc = qb.plan_capture(burl, passes=max(3, repeats))
+        sc["plans"] = {**pc, "pass_ms": _spread(pc["pass_ms"])}
+        say(f"plans: {pc['captured']} plans captured in {sc['plans']['pass_ms']['median']:.0f} ms per pass")
+
     result["seconds"] = time.perf_counter() - started
     result["machine"]["load_average_at_end"] = _load_average()
     return result
@@ -351,6 +357,16 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(("rollups", f"check_in() tps with / without capture ({c['clients']} clients)",
                      f"{c['with_tps']['median']:.0f} / {c['without_tps']['median']:.0f}"))
         rows.append(("rollups", "capture overhead: tps with ÷ without", f"{c['ratio']:.2f}"))
+    if "plans" in sc:
+        p = sc["plans"]
+        ms = p["pass_ms"]
+        rows.append(("plans", f"one capture pass over {p['captured']} named queries' generic plans, ms "
+                     f"({p['skipped']} skipped, {p['failed']} failed)",
+                     f"{ms['median']:.0f} ({ms['min']:.0f}–{ms['max']:.0f})"))
+        rows.append(("plans", "  a pass ÷ one health.ping round trip on the same pool (median)",
+                     f"{ms['median'] / p['ping_ms']:.0f} (ping {p['ping_ms']:.1f} ms)"))
+        rows.append(("plans", "  slowest to EXPLAIN, ms (median of passes)",
+                     ", ".join(f"{k} {v:.1f}" for k, v in p["slowest_explain_ms"].items())))
     return rows
 
 

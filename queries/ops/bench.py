@@ -299,3 +299,28 @@ def capture_overhead(url: str, *, clients: int, seconds: int, runs: int) -> dict
         drop_writers(url)
         rollups.rebuild(url, from_day=started - timedelta(days=1))
     return {"with_capture_tps": on, "without_capture_tps": off}
+
+
+def plan_capture(url: str, *, passes: int = 5) -> dict[str, Any]:
+    """``passes`` capture passes over every named query (what the capture_plans job does each run; the first
+    may store new shapes): ms per pass, plans captured, the queries slowest to EXPLAIN (median ms), and the
+    median ``health.ping`` round trip on the same pool between passes (the machine's speed at that moment)."""
+    import statistics
+
+    from venuepulse.queries.core.runner import Database
+    from venuepulse.queries.ops import plans
+
+    runs, pings = [], []
+    with Database(url, record=False, max_size=1) as db:
+        for _ in range(passes):
+            runs.append(plans.capture(db))
+            for _ in range(20):  # a round trip on the same pool, for scale on a machine whose load moves
+                t0 = time.perf_counter()
+                db.run("health.ping")
+                pings.append((time.perf_counter() - t0) * 1000.0)
+    per_query = {name: statistics.median(r["explain_ms"][name] for r in runs) for name in runs[0]["explain_ms"]}
+    slowest = sorted(per_query.items(), key=lambda kv: kv[1], reverse=True)[:3]
+    last = runs[-1]
+    return {"pass_ms": [r["ms"] for r in runs], "ping_ms": statistics.median(pings), "captured": last["captured"],
+            "failed": len(last["failed"]), "skipped": last["skipped"],
+            "changes": sum(len(r["changes"]) for r in runs[1:]), "slowest_explain_ms": dict(slowest)}

@@ -184,11 +184,14 @@ def capture(db: Database, queries: Mapping[str, NamedQuery] | None = None,
     chosen = capturable(queries)
     plans: dict[str, Any] = {}
     failed: dict[str, str] = {}
+    explain_ms: dict[str, float] = {}
     for q in chosen:
+        t0 = time.perf_counter()
         try:
             plans[q.name] = db.generic_plan(q)
         except QueryError as exc:  # e.g. an extension's view that this server lacks
             failed[q.name] = exc.detail or str(exc)
+        explain_ms[q.name] = (time.perf_counter() - t0) * 1000.0
     roots = partition_roots(db, (n for p in plans.values() for n in plan_relations(p)))
     rows = []
     for name, plan in plans.items():
@@ -198,7 +201,7 @@ def capture(db: Database, queries: Mapping[str, NamedQuery] | None = None,
     total = len(registry()) if queries is None else len(queries)
     return {"captured": int(result.get("captured") or 0), "skipped": total - len(chosen), "failed": failed,
             "changes": result.get("changes") or [], "new_shapes": int(result.get("new_shapes") or 0),
-            "ms": (time.perf_counter() - started) * 1000.0}
+            "ms": (time.perf_counter() - started) * 1000.0, "explain_ms": explain_ms}
 
 
 def capture_job(db: Database) -> Any:
