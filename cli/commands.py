@@ -147,13 +147,94 @@ def cmd_db_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replica_dir(args: argparse.Namespace):
+    from venuepulse import replica
+
+    return replica.default_dir() if args.dir is None else args.dir
+
+
+def _embedded_admin_url(args: argparse.Namespace, verb: str) -> str:
+    """The running embedded primary's superuser URL (maintenance database), for making a replica of it."""
+    from venuepulse import embedded
+    from venuepulse.config import data_dir
+
+    _embedded_only(args, f"replica {verb}")
+    embedded.ensure_running(data_dir())
+    return embedded.current_url(data_dir(), "postgres")
+
+
+def cmd_db_replica(args: argparse.Namespace) -> int:
+    from venuepulse import replica
+
+    rdir = _replica_dir(args)
+    action = args.replica_command
+    if action == "create":
+        url = replica.create(_embedded_admin_url(args, "create"), rdir, port=args.port)
+        say(f"replica: streaming from the embedded server into {rdir}, slot {replica.slot_name(rdir)}: {url}")
+        say(f"replica: point the dashboard at it with VENUEPULSE_READ_DATABASE_URL='{url}' (or 'venuepulse up --replica')")
+    elif action == "start":
+        was = replica.is_running(rdir)
+        url = replica.start_replica(rdir)
+        say(f"replica in {rdir} {'already running' if was else 'started'}: {url}")
+    elif action == "stop":
+        stopped = replica.stop_replica(rdir)
+        say(f"replica in {rdir} {'stopped' if stopped else 'was not running'}")
+    elif action == "remove":
+        dropped = replica.remove(rdir)
+        say(f"replica in {rdir} removed" + ("" if dropped else
+            "; its replication slot could not be dropped (is the primary running?): drop it there with "
+            f"SELECT pg_drop_replication_slot('{replica.slot_name(rdir)}')"))
+    else:
+        return _replica_status(replica.status(rdir))
+    return 0
+
+
+def _replica_status(info: dict) -> int:
+    say(f"replica dir: {info['dir']}")
+    if not info["exists"]:
+        say("replica:     none (make one with 'venuepulse db replica create')")
+        return 1
+    say(f"primary:     {info['primary'] or 'unknown'}")
+    say(f"slot:        {info['slot'] or 'unknown'}")
+    slot = info["slot_state"]
+    if slot is not None:
+        held = "" if slot["retained_bytes"] is None else f", holding {slot['retained_bytes']:,} bytes of WAL"
+        say(f"slot state:  {'active' if slot['active'] else 'inactive'}, wal_status {slot['wal_status']}{held}")
+    elif info["slot"]:
+        say("slot state:  not found on the primary (or the primary is not reachable)")
+    if not info["running"]:
+        say("server:      not running (start it with 'venuepulse db replica start')")
+        return 1
+    say(f"url:         {info['url']}")
+    lag = info["lag"]
+    if lag is not None:
+        seconds = "unknown" if lag["lag_seconds"] is None else f"{lag['lag_seconds']:.1f} s"
+        say(f"lag:         {seconds} (received {lag['receive_lsn']}, replayed {lag['replay_lsn']})")
+    return 0
+
+
 def register_db(sub: Any) -> None:
-    db = sub.add_parser("db", parents=[COMMON], help="the database: url, status, start, stop")
-    dbsub = db.add_subparsers(dest="db_command", metavar="{url,status,start,stop}", required=True)
+    db = sub.add_parser("db", parents=[COMMON], help="the database: url, status, start, stop, replica")
+    dbsub = db.add_subparsers(dest="db_command", metavar="{url,status,start,stop,replica}", required=True)
     add_command(dbsub, "url", cmd_db_url, help="print the libpq URL (starts the embedded server if used)")
     add_command(dbsub, "status", cmd_db_status, help="which database, where, version, migration state")
     add_command(dbsub, "start", cmd_db_start, help="start the embedded server")
     add_command(dbsub, "stop", cmd_db_stop, help="stop the embedded server")
+    rp = dbsub.add_parser("replica", parents=[COMMON],
+                          help="a streaming replica of the embedded server: create, start, stop, status, remove")
+    rsub = rp.add_subparsers(dest="replica_command", metavar="{create,start,stop,status,remove}", required=True)
+    from venuepulse.replica import DEFAULT_PORT
+
+    for name, what in (("create", "copy the embedded server (pg_basebackup -R, a replication slot) and start it"),
+                       ("start", "start the replica"), ("stop", "stop the replica"),
+                       ("status", "running?, lag, and its slot on the primary"),
+                       ("remove", "stop the replica, drop its slot on the primary, delete DIR")):
+        p = add_command(rsub, name, cmd_db_replica, help=what)
+        p.add_argument("dir", nargs="?", default=None, metavar="DIR",
+                       help="the replica's directory (default: <data dir>/replica)")
+        if name == "create":
+            p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                           help=f"the replica's port, which names its unix socket (default {DEFAULT_PORT})")
 
 
 # --- migrate --------------------------------------------------------------------------------------------
@@ -273,6 +354,17 @@ def up(args: argparse.Namespace) -> int:
     url, started = step_database(args)
     step_migrate(url, "head")
     _, source = url_source(args)
+    read_url = replica_dir = None
+    if args.replica:
+        from venuepulse import replica
+
+        if source != "embedded":
+            raise ConfigError("--replica makes a streaming replica of the embedded server; with a database URL "
+                              f"from {source}, point VENUEPULSE_READ_DATABASE_URL at your own replica instead")
+        rdir = replica.default_dir()
+        read_url, started_replica = replica.ensure(_embedded_admin_url(args, "create"), rdir)
+        replica_dir = rdir if started_replica else None
+        say(f"replica: streaming replica in {rdir} ({describe_url(read_url)}); the dashboard reads from it")
     return launcher.up(
         url,
         started_embedded=started,
@@ -282,6 +374,8 @@ def up(args: argparse.Namespace) -> int:
         seed=not args.no_seed,
         simulate_rate=args.simulate_rate,
         jobs=not args.no_jobs,
+        read_url=read_url,
+        replica_dir=replica_dir,
     )
 
 
@@ -295,6 +389,9 @@ def register_up(sub: Any) -> None:
     p.add_argument("--no-jobs", action="store_true", help="do not start the jobs scheduler")
     p.add_argument("--simulate-rate", type=float, default=1.0, metavar="EPS",
                    help="live demo traffic in events per second (0 turns it off; default 1)")
+    p.add_argument("--replica", action="store_true",
+                   help="the dashboard reads from a streaming replica of the embedded server (made in "
+                        "<data dir>/replica the first time; docs/scaling.md)")
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -475,7 +572,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def register_bench(sub: Any) -> None:
     p = add_command(sub, "bench", cmd_bench, help="measure refresh, recording, pages, writes, rollups and load side by side")
     p.add_argument("--scale", default="small", choices=list(SCALES))
-    p.add_argument("--only", metavar="NAMES", help="comma-separated scenarios: load,refresh,recording,pages,writes,rollups,plans")
+    p.add_argument("--only", metavar="NAMES", help="comma-separated scenarios: load,refresh,recording,pages,writes,rollups,plans,viewers")
     p.add_argument("--repeats", type=int, default=5, help="repetitions per measurement (default 5)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the results table as Markdown")

@@ -11,6 +11,8 @@ from venuepulse.errors import ConfigError, redact_url
 
 ENV_URL = "VENUEPULSE_DATABASE_URL"
 ENV_DATA_DIR = "VENUEPULSE_DATA_DIR"
+ENV_READ_URL = "VENUEPULSE_READ_DATABASE_URL"
+ENV_READ_FALLBACK = "VENUEPULSE_READ_FALLBACK"
 SECRETS_PATH = Path(".streamlit") / "secrets.toml"
 
 _SCHEMES = {
@@ -55,14 +57,18 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql+psycopg://" + normalize_url(url).partition("://")[2]
 
 
-def _secrets_url(cwd: Path | None = None) -> str | None:
+def _secrets(cwd: Path | None = None) -> tuple[Path, dict]:
     path = (cwd or Path.cwd()) / SECRETS_PATH
     if not path.is_file():
-        return None
+        return path, {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path} could not be read as TOML: {exc}.") from None
+
+
+def _secrets_url(cwd: Path | None = None) -> str | None:
+    path, data = _secrets(cwd)
     url = data.get("database_url")
     if not url:
         url = data.get("connections", {}).get("venuepulse", {}).get("url")
@@ -100,3 +106,40 @@ def get_database_url(flag: str | None = None, start_embedded: bool = True) -> st
     if found is None:
         raise ConfigError(f"the embedded PostgreSQL in {data_dir()} is not running; run 'venuepulse db start'.")
     return found
+
+
+# -- the read replica (docs/scaling.md, "Read replica") ------------------------------------------------------
+
+
+def resolve_read_database_url() -> tuple[str | None, str]:
+    """The read server's URL for the dashboard's read roles: ``(url, source)`` from the environment
+    (``VENUEPULSE_READ_DATABASE_URL``) or ``read_database_url`` in secrets.toml; ``(None, "none")`` when unset."""
+    env = os.environ.get(ENV_READ_URL)
+    if env:
+        return normalize_url(env, ENV_READ_URL), "env"
+    path, data = _secrets()
+    url = data.get("read_database_url")
+    if url is not None and not isinstance(url, str):
+        raise ConfigError(f"{path}: read_database_url must be a string.")
+    if url:
+        return normalize_url(url, f"{path}: read_database_url"), "secrets"
+    return None, "none"
+
+
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def read_fallback() -> bool:
+    """Whether the dashboard reads from the primary while the replica is unreachable (default true):
+    ``VENUEPULSE_READ_FALLBACK`` or ``read_fallback`` in secrets.toml."""
+    env = os.environ.get(ENV_READ_FALLBACK)
+    if env is not None and env.strip():
+        value = _BOOLS.get(env.strip().lower())
+        if value is None:
+            raise ConfigError(f"{ENV_READ_FALLBACK} must be true or false, not {env[:20]!r}.")
+        return value
+    path, data = _secrets()
+    value = data.get("read_fallback", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: read_fallback must be true or false.")
+    return value

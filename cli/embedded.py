@@ -153,7 +153,8 @@ def _postmaster_alive(pgdata: Path, lines: list[str] | None) -> bool:
 def is_running(data_dir: Path) -> bool:
     pgdata = pgdata_of(data_dir)
     lines = _read_pidfile(pgdata)
-    return _postmaster_alive(pgdata, lines) and len(lines) >= 8 and lines[7].strip() == "ready"
+    # a streaming replica (`venuepulse db replica`) reports "standby" once it accepts read-only connections
+    return _postmaster_alive(pgdata, lines) and len(lines) >= 8 and lines[7].strip() in ("ready", "standby")
 
 
 def _url_from_pidfile(lines: list[str], database: str = DATABASE) -> str:

@@ -186,12 +186,18 @@ def run_dashboard(admin_url: str, port: int | None, address: str = "127.0.0.1") 
 
 
 def up(admin_url: str, *, started_embedded: bool, data_dir: Path | None, port: int | None, scale: str,
-       seed: bool = True, simulate_rate: float = 1.0, jobs: bool = True) -> int:
-    """Everything after the database and migrations; blocks until Ctrl-C."""
+       seed: bool = True, simulate_rate: float = 1.0, jobs: bool = True, read_url: str | None = None,
+       replica_dir: Path | None = None) -> int:
+    """Everything after the database and migrations; blocks until Ctrl-C.
+
+    ``read_url``: the dashboard reads from that replica; ``replica_dir``: a replica started here, stopped
+    with the rest."""
     if seed:
         ensure_demo_data(admin_url, scale)
     ensure_demo_accounts(admin_url)
     env = dashboard_env(admin_url)
+    if read_url:
+        env["VENUEPULSE_READ_DATABASE_URL"] = read_url  # the dashboard's roles, on the replica (docs/scaling.md)
     child_env = dict(os.environ, VENUEPULSE_DATABASE_URL=admin_url)
     children = Children()
     logs = user_data_dir() / "logs"
@@ -225,6 +231,11 @@ def up(admin_url: str, *, started_embedded: bool, data_dir: Path | None, port: i
     finally:
         children.stop()
         signal.signal(signal.SIGTERM, previous)
+        if replica_dir is not None:
+            from venuepulse import replica
+
+            replica.stop_replica(replica_dir)
+            say(f"stopped the replica in {replica_dir}")
         if started_embedded and data_dir is not None:
             from venuepulse import embedded
 

@@ -56,6 +56,7 @@ class ScopedDatabase:
 class PageContext:
     account: Account
     db: ScopedDatabase
+    reads: Any = None  # the ReadRouter behind ``db`` when the page reads through one (docs/scaling.md)
 
 
 def dashboard_url() -> str:
@@ -68,3 +69,21 @@ def dashboard_url() -> str:
 def owner_url() -> str:
     """The URL venue owners' queries use (a role subject to row-level security)."""
     return os.environ.get("VENUEPULSE_OWNER_DATABASE_URL") or dashboard_url()
+
+
+def replica_url(role_url: str) -> str | None:
+    """Where ``role_url``'s role reads on the replica: the read server's URL (``VENUEPULSE_READ_DATABASE_URL``
+    or ``read_database_url`` in secrets.toml) with the role's user and password, since a streaming replica
+    has the primary's roles. None when no read server is configured."""
+    from urllib.parse import unquote, urlsplit
+
+    from venuepulse.config import normalize_url, resolve_read_database_url
+    from venuepulse.queries.access.roles import url_as
+
+    read_url, _ = resolve_read_database_url()
+    if not read_url:
+        return None
+    parts = urlsplit(normalize_url(role_url))
+    if not parts.username:  # a URL without a user (libpq's default user): keep the read URL's
+        return read_url
+    return url_as(read_url, unquote(parts.username), unquote(parts.password) if parts.password else None)

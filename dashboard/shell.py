@@ -9,9 +9,17 @@ import uuid
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from venuepulse.dashboard.context import Account, PageContext, ScopedDatabase, dashboard_url, owner_url
+from venuepulse.dashboard.context import (
+    Account,
+    PageContext,
+    ScopedDatabase,
+    dashboard_url,
+    owner_url,
+    replica_url,
+)
 from venuepulse.dashboard.views import PAGES, PageSpec, pages_for
 from venuepulse.errors import DatabaseUnavailable, VenuePulseError
+from venuepulse.queries.core.reads import ReadRouter, ReplicaUnavailable
 from venuepulse.queries.core.runner import Database
 
 log = logging.getLogger("venuepulse.dashboard")
@@ -26,9 +34,47 @@ def _database(url: str) -> Database:
                     recorder_url=recorder).open()
 
 
-def context_for(account: Account) -> PageContext:
+@st.cache_resource(show_spinner=False)
+def _reads(url: str, read_url: str | None, fallback: bool) -> ReadRouter:
+    """The read role's router: the replica when one is configured, the primary while it is unreachable."""
+    replica = None
+    if read_url:
+        recorder = os.environ.get("VENUEPULSE_RECORDER_DATABASE_URL")  # on the primary: a standby takes no writes
+        replica = Database(read_url, max_size=8, application_name="venuepulse-dashboard", record=bool(recorder),
+                           recorder_url=recorder)
+    return ReadRouter(_database(url), replica, fallback=fallback)
+
+
+# Pages about the primary server itself (its sessions, locks, vacuum): they read it, not the replica.
+PRIMARY_PAGES = frozenset({"database_health"})
+READS_KEY = "vp_reads"  # the page's ReadRouter, for widgets.freshness's "as of" line
+
+
+def context_for(account: Account, page: str | None = None) -> PageContext:
+    from venuepulse.config import read_fallback
+
     url = owner_url() if account.is_owner else dashboard_url()
-    return PageContext(account=account, db=ScopedDatabase(_database(url), account))
+    read_url = None if page in PRIMARY_PAGES else replica_url(url)
+    reads = _reads(url, read_url, read_fallback())
+    return PageContext(account=account, db=ScopedDatabase(reads, account), reads=reads)
+
+
+def _read_source(ctx: PageContext) -> bool:
+    """Say where the page reads from when a replica is configured; False when the page must not be drawn."""
+    reads = ctx.reads
+    st.session_state[READS_KEY] = reads
+    if reads is None or reads.replica is None:
+        return True
+    status = reads.status()
+    if status.source == "refused":
+        st.error(f"This page is not shown: {reads.refusal()}. Start the replica (`venuepulse db replica start`) "
+                 "or set read_fallback = true.", icon=":material/sync_problem:")
+        return False
+    if status.source == "fallback":
+        st.warning(status.describe(), icon=":material/sync_problem:")
+    else:
+        st.caption(status.describe())
+    return True
 
 
 def render_page(key: str, account: Account) -> None:
@@ -38,9 +84,13 @@ def render_page(key: str, account: Account) -> None:
         st.error("This page does not exist or is not available to your role.")
         return
     try:
-        spec.render_function()(context_for(account))
+        ctx = context_for(account, key)
+        if _read_source(ctx):
+            spec.render_function()(ctx)
     except ScriptControlException:
         raise  # st.rerun / st.stop are how Streamlit works, not errors
+    except ReplicaUnavailable as exc:
+        st.error(f"This page cannot be shown: {exc}.")
     except DatabaseUnavailable as exc:
         st.error(f"The database is not reachable right now, so this page cannot be shown. {exc}")
     except VenuePulseError as exc:

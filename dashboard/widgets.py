@@ -123,7 +123,29 @@ def freshness(as_of: datetime | None, what: str = "Data") -> None:
         return
     age = datetime.now(UTC) - as_of
     ago = "just now" if age < timedelta(minutes=1) else f"{format_duration(age.total_seconds())} ago"
-    st.caption(f"{what} as of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({ago}).")
+    st.caption(f"{what} as of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({ago}){read_source_note()}.")
+
+
+def read_source_note() -> str:
+    """'; read from the replica, 0.3 s behind the primary' when the page reads through a replica (the shell
+    keeps the page's ReadRouter in the session); '' otherwise. Never fails the page."""
+    reads = st.session_state.get("vp_reads")
+    if reads is None or getattr(reads, "replica", None) is None:
+        return ""
+    try:
+        status = reads.status()
+    except Exception:  # the note is a courtesy: the page's own data decides whether it can be shown
+        log.debug("read source note not shown", exc_info=True)
+        return ""
+    if status.source == "replica":
+        if status.lag_seconds is None:
+            return "; read from the replica (lag unknown)"
+        lag = status.lag_seconds
+        return f"; read from the replica, {lag:.1f} s behind the primary" if lag < 60 else \
+            f"; read from the replica, {format_duration(lag)} behind the primary"
+    if status.source == "fallback":
+        return "; read from the primary: the replica is unreachable"
+    return ""
 
 
 def empty_state(message: str, hint: str = "") -> None:

@@ -64,6 +64,7 @@ def _live(ctx: PageContext) -> None:
         _rollups(ctx)
     with right:
         _partitions(ctx)
+        _replication(ctx)
 
 
 def _job_overview(ctx: PageContext) -> None:
@@ -174,6 +175,56 @@ def _partitions(ctx: PageContext) -> None:
             "retention": "Retention",
         })
         download_csv(shown, "partitions.csv", key="csv_partitions")
+
+
+def _replication(ctx: PageContext) -> None:
+    with panel("Replication"):
+        status = ctx.reads.status() if ctx.reads is not None else None
+        if status is not None and status.source != "primary":
+            (st.warning if status.source == "fallback" else st.caption)(f"This dashboard: {status.describe()}")
+        else:
+            st.caption("This dashboard reads from the primary (no read replica is configured: "
+                       "VENUEPULSE_READ_DATABASE_URL, docs/scaling.md).")
+        info = jobs.replication(ctx.db)
+        standbys, slots = _frame(info["standbys"]), _frame(info["slots"])
+        if standbys.empty and slots.empty:
+            empty_state("No standby is connected to the primary and it has no replication slot.",
+                        "`venuepulse db replica create` makes a streaming replica of the embedded server.")
+            return
+        if info["hidden"]:
+            st.warning("Standby positions and lag are not available: the dashboard's role lacks "
+                       "pg_read_all_stats (GRANT pg_monitor TO venuepulse_reader, docs/managed-postgresql.md).")
+        if not standbys.empty:
+            lag = standbys["replay_lag_s"].max()
+            st.metric("Replay lag (slowest standby)", "–" if pd.isna(lag) else f"{lag:.1f} s",
+                      help="pg_stat_replication.replay_lag: how long the standby took to replay recent WAL; "
+                           "empty while the primary is idle.")
+            shown = standbys[["application_name", "client_addr", "state", "sync_state", "replay_behind_bytes",
+                              "write_lag_s", "flush_lag_s", "replay_lag_s", "reply_time"]]
+            st.dataframe(shown, hide_index=True, column_config={
+                "application_name": "Standby", "client_addr": "From", "state": "State", "sync_state": "Sync",
+                "replay_behind_bytes": st.column_config.NumberColumn("Replay behind (bytes)"),
+                "write_lag_s": st.column_config.NumberColumn("Write lag (s)", format="%.3f"),
+                "flush_lag_s": st.column_config.NumberColumn("Flush lag (s)", format="%.3f"),
+                "replay_lag_s": st.column_config.NumberColumn("Replay lag (s)", format="%.3f"),
+                "reply_time": st.column_config.DatetimeColumn("Last reply (UTC)", format="YYYY-MM-DD HH:mm:ss")})
+            download_csv(shown, "replication_standbys.csv", key="csv_replication_standbys")
+        else:
+            st.warning("No standby is connected to the primary.")
+        if not slots.empty:
+            for _, r in slots.iterrows():
+                if r["wal_status"] == "lost":
+                    st.error(f"Replication slot **{r['slot_name']}** is invalidated (wal_status lost): its standby "
+                             "can no longer catch up and must be made again (`venuepulse db replica create`).")
+                elif not r["active"]:
+                    st.warning(f"Replication slot **{r['slot_name']}** has no standby connected and holds back "
+                               f"{fmt_int(r['retained_bytes'])} bytes of WAL on the primary.")
+            shown = slots[["slot_name", "slot_type", "active", "wal_status", "retained_bytes", "safe_wal_size"]]
+            st.dataframe(shown, hide_index=True, column_config={
+                "slot_name": "Slot", "slot_type": "Type", "active": "Standby connected", "wal_status": "WAL status",
+                "retained_bytes": st.column_config.NumberColumn("WAL held (bytes)"),
+                "safe_wal_size": st.column_config.NumberColumn("Room before invalidation (bytes)")})
+            download_csv(shown, "replication_slots.csv", key="csv_replication_slots")
 
 
 # -- history in the chosen range ---------------------------------------------------------------------------

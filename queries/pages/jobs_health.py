@@ -104,3 +104,20 @@ def rollup_lag(db: Database) -> list[dict[str, Any]]:
             if r[key] is not None:
                 r[key] = float(r[key])
     return rows
+
+
+def replication(db: Database) -> dict[str, Any]:
+    """The primary's streaming replication: ``{"standbys": [...], "slots": [...], "hidden": bool}``.
+
+    Read on the primary even when the page reads from a replica (``db.primary`` of a read router): only the
+    primary knows its WAL senders and slots. ``hidden`` is true when standbys are connected but their
+    positions are NULL to this role (it lacks pg_read_all_stats, which pg_monitor includes).
+    """
+    primary = getattr(db, "primary", None) or db
+    standbys = primary.run("replication.standbys", cache=False)
+    slots = primary.run("replication.slots", cache=False)
+    for r in standbys:
+        for key in ("write_lag_s", "flush_lag_s", "replay_lag_s"):
+            if r[key] is not None:
+                r[key] = float(r[key])
+    return {"standbys": standbys, "slots": slots, "hidden": any(not r["visible"] for r in standbys)}
