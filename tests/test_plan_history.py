@@ -130,14 +130,32 @@ def test_capture_job_over_the_registry_records_its_run_and_repeats_without_chang
     assert runs[1][1] == 0 and runs[1][2]["changes"] == []
 
 
-@pytest.mark.clock  # the change is recorded at now(), inside the page's default range
-def test_query_performance_page_lists_plan_changes_with_their_diff(db, plan_table, page_env):
-    plans.capture(db, TEST_QUERIES)
+@pytest.mark.clock  # the change and the timings are placed relative to now(), inside the page's windows
+def test_query_performance_page_lists_plan_changes_and_links_the_regression_to_its_change(db, plan_table, page_env):
+    now = datetime.now(UTC)
+    for i in range(25):
+        _log(plan_table, NAME, 10.0, now - timedelta(minutes=90, seconds=i))
+        _log(plan_table, NAME, 100.0, now - timedelta(minutes=20, seconds=i))
+    plans.capture(db, TEST_QUERIES, at=now - timedelta(hours=2))
     plan_table.execute("DROP INDEX plan_t_k_idx")
-    plans.capture(db, TEST_QUERIES)
+    plans.capture(db, TEST_QUERIES, at=now - timedelta(minutes=25))
     at = pages.run_page("query_performance", username="eng-user", role="engineer")
-    assert "Plan changes" in [h.value for h in at.subheader] + [e.label for e in at.expander] + \
-        [m.value for m in at.markdown]
+    assert "Plan changes" in [h.value for h in at.subheader]
+    assert any(e.label.endswith(f"{NAME} — no longer uses index plan_t_k_idx") for e in at.expander)
     codes = "\n".join(c.value for c in at.code)
-    assert "plan_t_k_idx" in codes and "+ " in codes
+    assert "- " in codes and "plan_t_k_idx" in codes and "+ " in codes
+    # the regression of the same query lists the change, linking to the section
+    links = [m.value for m in at.markdown if "(#plan-changes)" in m.value]
+    assert links and "no longer uses index plan_t_k_idx" in links[0]
+
+
+def test_bench_reports_a_capture_pass_over_the_registry(db_url):
+    from venuepulse.jobs import bench
+    from venuepulse.queries.ops import bench as qb
+
+    result = qb.plan_capture(db_url, passes=1)
+    assert result["captured"] == len(plans.capturable()) and result["failed"] == 0 and result["changes"] == 0
+    assert len(result["pass_ms"]) == 1 and result["ping_ms"] > 0 and len(result["slowest_explain_ms"]) == 3
+    rows = bench.table_rows({"scenarios": {"plans": {**result, "pass_ms": bench._spread(result["pass_ms"])}}})
+    assert [r[0] for r in rows] == ["plans"] * 3 and "named queries' generic plans" in rows[0][1]
 
