@@ -1,6 +1,7 @@
 """`venuepulse bench`: performance figures as ratios measured side by side in one run.
 
-Scenarios (see BENCHMARKS.md): load, refresh, recording, pages, writes, rollups, plans. Each runs against the bench's
+Scenarios (see BENCHMARKS.md): load, refresh, recording, pages, writes, rollups, plans, viewers (browser
+sessions at once: jobs/bench_viewers.py). Each runs against the bench's
 own database for the scale (`venuepulse_bench_<scale>` on the same server), seeded when needed.
 """
 
@@ -20,7 +21,7 @@ from venuepulse.errors import ConfigError
 from venuepulse.queries.core.connect import server_info
 from venuepulse.queries.ops import bench as qb
 
-SCENARIOS = ("load", "refresh", "recording", "pages", "writes", "rollups", "plans")
+SCENARIOS = ("load", "refresh", "recording", "pages", "writes", "rollups", "plans", "viewers", "waits")
 SMALLER = {"small": "tiny", "medium": "small", "large": "medium"}
 
 
@@ -161,7 +162,7 @@ def time_pages(url: str, repeats: int) -> dict[str, dict[str, Any]]:
 
 
 def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeats: int = 5,
-        write_seconds: int = 6, clients: int = 16, progress: bool = True,
+        write_seconds: int = 6, clients: int = 16, progress: bool = True, viewer_seconds: float = 30.0,
         say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the chosen scenarios at ``scale``; returns the results (also what --json writes)."""
     chosen = list(only or SCENARIOS)
@@ -278,6 +279,27 @@ def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeat
         sc["plans"] = {**pc, "pass_ms": _spread(pc["pass_ms"])}
         say(f"plans: {pc['captured']} plans captured in {sc['plans']['pass_ms']['median']:.0f} ms per pass")
 
+    if "viewers" in chosen:
+        from venuepulse.jobs import bench_viewers
+
+        qb.fold_everything(burl)
+        sc["viewers"] = v = bench_viewers.run(burl, seconds=viewer_seconds, say=say)
+        if "skipped" in v:
+            say(f"viewers: skipped: {v['skipped']}")
+
+    if "waits" in chosen:
+        seconds = max(write_seconds, 10)
+        say(f"waits: pgbench check_in() without the wait sampler and with it every 5 s and every 1 s, {seconds}s per run ...")
+        w = qb.sampler_overhead(burl, clients=clients, seconds=seconds, runs=max(3, repeats))
+        med = {k: statistics.median(v) for k, v in w["tps"].items()}
+        sc["waits"] = {"tps": {k: _spread(v) for k, v in w["tps"].items()}, "clients": clients, "seconds": seconds,
+                       "ratio": {k: med[k] / med["off"] for k in med if k != "off"},
+                       "sample_ms": {k: _spread(v) for k, v in w["sample_ms"].items() if v}, "target_cost": 0.01,
+                       "sample_cpu_ms": w["sample_cpu_ms"], "samples": w["samples"],
+                       "core_share": {k: (c / 1000.0) / float(k.split()[1]) for k, c in w["sample_cpu_ms"].items()
+                                      if c is not None}}
+        say("waits: " + "; ".join(f"sampler {k} keeps {r:.3f} of the TPS" for k, r in sc["waits"]["ratio"].items()))
+
     result["seconds"] = time.perf_counter() - started
     result["machine"]["load_average_at_end"] = _load_average()
     return result
@@ -357,6 +379,19 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(("rollups", f"check_in() tps with / without capture ({c['clients']} clients)",
                      f"{c['with_tps']['median']:.0f} / {c['without_tps']['median']:.0f}"))
         rows.append(("rollups", "capture overhead: tps with ÷ without", f"{c['ratio']:.2f}"))
+    if "waits" in sc:
+        w = sc["waits"]
+        off = w["tps"]["off"]
+        rows.append(("waits", f"check_in() tps without the wait sampler ({w['clients']} clients, {w['seconds']} s runs)",
+                     f"{off['median']:.0f} ({off['min']:.0f}–{off['max']:.0f})"))
+        for k, ratio in w["ratio"].items():
+            t, ms = w["tps"][k], w["sample_ms"].get(k)
+            cost = f"; one sample {ms['median']:.1f} ms wall (max {ms['max']:.1f})" if ms else ""
+            cpu = (w.get("sample_cpu_ms") or {}).get(k)
+            if cpu is not None:
+                cost += f", {cpu:.2f} ms server CPU = {w['core_share'][k]:.3%} of one core"
+            rows.append(("waits", f"  with the sampler {k}: tps, with ÷ without (target ≥ 0.99)",
+                         f"{t['median']:.0f} ({t['min']:.0f}–{t['max']:.0f}); {ratio:.3f}{cost}"))
     if "plans" in sc:
         p = sc["plans"]
         ms = p["pass_ms"]
@@ -367,6 +402,28 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
                      f"{ms['median'] / p['ping_ms']:.0f} (ping {p['ping_ms']:.1f} ms)"))
         rows.append(("plans", "  slowest to EXPLAIN, ms (median of passes)",
                      ", ".join(f"{k} {v:.1f}" for k, v in p["slowest_explain_ms"].items())))
+    if "viewers" in sc:
+        rows += viewer_rows(sc["viewers"])
+    return rows
+
+
+def viewer_rows(v: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Rows for K browser sessions at once: throughput, page time, errors, the server's memory and CPU."""
+    if "skipped" in v:
+        return [("viewers", "K browser sessions at once", f"skipped: {v['skipped']}")]
+    rows = []
+    for k, e in v["by_k"].items():
+        mem = (f"; server RSS {e['rss_before_mb']:.0f} → {e['rss_after_mb']:.0f} MB, "
+               f"{e['rss_per_session_mb']:.1f} MB per session" if e.get("rss_per_session_mb") is not None else "")
+        cpu = f"; server CPU {e['server_cpu']:.2f} cores" if e.get("server_cpu") is not None else ""
+        p50, p95 = e["p50_s"] or 0.0, e["p95_s"] or 0.0
+        rows.append(("viewers", f"K={k}: page views/s, p50 / p95 page time, errors",
+                     f"{e['views_per_s']:.2f} ({e['views']} views in {e['seconds']:.0f} s); {p50:.2f} / {p95:.2f} s; "
+                     f"{e['errors']} errors{mem}{cpu}"))
+        if e.get("error_samples"):
+            rows.append(("viewers", f"  K={k} errors (first)", "; ".join(e["error_samples"])))
+    if "scaling" in v:
+        rows.append(("viewers", "views/s at the largest K ÷ K=1 (target ≥ 1.5)", f"{v['scaling']:.2f}"))
     return rows
 
 

@@ -242,7 +242,7 @@ def check_in_breakdown(url: str, calls: int = 2000) -> dict[str, Any]:
 def fold_everything(url: str) -> dict[str, float]:
     """Fold every rollup consumer now (what the fold job would have done): ms per consumer."""
     with connect(url, autocommit=True) as conn:
-        return {c: timed(conn, f"rollups.fold_{c}")[0] for c in ("activity", "pairs", "venue_stats")}
+        return {c: timed(conn, f"rollups.fold_{c}")[0] for c in ("activity", "pairs", "venue_stats", "delays")}
 
 
 def rollups_incremental(url: str, *, check_ins: int = 10_000, rounds: int = 3) -> dict[str, Any]:
@@ -324,3 +324,79 @@ def plan_capture(url: str, *, passes: int = 5) -> dict[str, Any]:
     return {"pass_ms": [r["ms"] for r in runs], "ping_ms": statistics.median(pings), "captured": last["captured"],
             "failed": len(last["failed"]), "skipped": last["skipped"],
             "changes": sum(len(r["changes"]) for r in runs[1:]), "slowest_explain_ms": dict(slowest)}
+
+
+# -- the wait sampler's cost (queries/ops/waits.py) ------------------------------------------------------------
+
+
+def _backend_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of server process ``pid`` (None unless the server runs on this machine)."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _sampling(url: str, interval: float, stop: Any, took: dict[str, list[float]]) -> None:
+    """Take wait samples every ``interval`` seconds until ``stop`` is set, as the sample_waits job does (one
+    statement each, on a pooled connection): each sample's wall milliseconds go to ``took["ms"]``, and the
+    CPU seconds its server process spent (where readable) to ``took["cpu_s"]``, the count to ``took["n"]``."""
+    from venuepulse.queries.core.runner import Database
+    from venuepulse.queries.ops import waits
+
+    with Database(url, record=False, min_size=1, max_size=1, application_name="venuepulse-bench-sampler") as db:
+        with db.connection() as conn:
+            pid = conn.info.backend_pid
+        cpu0, n = _backend_cpu_s(pid), 0
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            waits.sample(db, interval)
+            took["ms"].append((time.perf_counter() - t0) * 1000.0)
+            n += 1
+            stop.wait(interval)
+        cpu1 = _backend_cpu_s(pid)
+        took["n"].append(n)
+        if cpu0 is not None and cpu1 is not None:
+            took["cpu_s"].append(cpu1 - cpu0)
+
+
+def sampler_overhead(url: str, *, clients: int, seconds: int, runs: int,
+                     intervals: tuple[float, ...] = (5.0, 1.0)) -> dict[str, Any]:
+    """check_in() TPS (pgbench, users and venues spread) without the wait sampler and with it at each of
+    ``intervals`` seconds, interleaved (the order rotates every run so drift hits each alike); each sample's
+    wall milliseconds while pgbench's sessions were active, and the server CPU milliseconds per sample."""
+    import threading
+
+    counts = prepare_writers(url)
+    modes: list[float | None] = [None, *intervals]
+    tps: dict[str, list[float]] = {_mode(m): [] for m in modes}
+    took: dict[str, dict[str, list[float]]] = {_mode(m): {"ms": [], "cpu_s": [], "n": []} for m in intervals}
+    try:
+        for r in range(runs):
+            for m in modes[r % len(modes):] + modes[:r % len(modes)]:
+                stop = threading.Event()
+                sampler = None
+                if m is not None:
+                    sampler = threading.Thread(target=_sampling, args=(url, m, stop, took[_mode(m)]), daemon=True)
+                    sampler.start()
+                try:
+                    tps[_mode(m)].append(pgbench(url, "check_in_spread", clients=clients, seconds=seconds,
+                                                 users=counts["users"], venues=counts["venues"], offers=counts["offers"]))
+                finally:
+                    stop.set()
+                    if sampler is not None:
+                        sampler.join(30)
+    finally:
+        drop_writers(url)
+    # server CPU per sample (None where the server's processes cannot be read): the sampler's share of a core is
+    # that divided by the interval, a figure the TPS noise of a shared machine cannot hide
+    cpu = {k: (sum(t["cpu_s"]) * 1000.0 / sum(t["n"]) if t["cpu_s"] and sum(t["n"]) else None) for k, t in took.items()}
+    return {"tps": tps, "sample_ms": {k: t["ms"] for k, t in took.items()}, "sample_cpu_ms": cpu,
+            "samples": {k: int(sum(t["n"])) for k, t in took.items()}}
+
+
+def _mode(interval: float | None) -> str:
+    return "off" if interval is None else f"every {interval:g} s"
