@@ -50,7 +50,7 @@ def replica_dir(pg_server_url: str):
     """A streaming replica of the session's embedded server, made once: its directory."""
     if os.environ.get("VENUEPULSE_TEST_DATABASE_URL"):
         pytest.skip("VENUEPULSE_TEST_DATABASE_URL points to an external server: the tests make a streaming "
-                    "replica only of the embedded server they start (pg_basebackup needs its data directory's host)")
+                    "replica only of the embedded server they start themselves (pg_basebackup of it, on this machine)")
     rdir = Path(tempfile.mkdtemp(prefix="vpr-", dir="/tmp"))
     try:
         replica.create(pg_server_url, rdir, port=5433, sync=False)
