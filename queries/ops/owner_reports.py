@@ -1,5 +1,5 @@
 """Owners' weekly report: a venue owner subscribes on their Offers page and gets, every week, an e-mail with
-the funnels of their offers that ran in the week before, the table attached as CSV (docs/owners.md).
+the funnels of their offers that ran in the week before, the table attached as CSV (docs/dashboard-engagement-offers.md).
 
 - **Subscriptions** (:func:`subscribe`, :func:`unsubscribe`, :func:`subscription`, :func:`history`) run on the
   sign-in role's connection, through SECURITY DEFINER functions of migration 0014, for the signed-in owner's
@@ -33,7 +33,7 @@ from uuid import UUID
 
 import pandas as pd
 
-from venuepulse.errors import QueryError, VenuePulseError
+from venuepulse.errors import DatabaseUnavailable, QueryError, VenuePulseError
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.ops import delivery, outbox
 from venuepulse.queries.ops.job_runs import dedicated_connection, run_on
@@ -234,7 +234,7 @@ def report_channel(db: Database, name: str | None = None) -> dict[str, Any]:
         return (named or emails)[0]
     if not emails:
         raise ReportError("owners' weekly reports need an e-mail channel: add one with `venuepulse alerts channel "
-                          f"add {DEFAULT_CHANNEL} --smtp HOST[:PORT] --from ADDRESS --to ADDRESS` (docs/owners.md)")
+                          f"add {DEFAULT_CHANNEL} --smtp HOST[:PORT] --from ADDRESS --to ADDRESS` (docs/dashboard-engagement-offers.md)")
     raise ReportError(f"there are {len(emails)} e-mail channels: name the one for owners' reports "
                       f"{DEFAULT_CHANNEL!r}, or set {REPORT_CHANNEL_ENV}")
 
@@ -257,6 +257,7 @@ class SendSummary:
     delivered: int = 0
     retrying: int = 0
     reports: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)  # not written: the next run tries again
 
     def text(self) -> str:
         out = (f"week of {self.week_start}: {self.queued} report(s) queued, {self.delivered} delivered, "
@@ -265,6 +266,8 @@ class SendSummary:
             out += f", {self.already} already written by another run"
         if self.retrying:
             out += f"; {self.retrying} waiting for the e-mail channel (retried by deliver_notifications)"
+        if self.failed:
+            out += f"; {len(self.failed)} could not be built (first: {self.failed[0]['error']})"
         return out
 
 
@@ -288,7 +291,12 @@ def send_weekly(db: Database, *, now: datetime | None = None, owner_url: str | N
         _check_scoped(owner_db)
         with dedicated_connection(db.url, application_name="venuepulse-owner-reports") as conn:
             for sub in due:
-                summary.reports.append(_one(owner_db, conn, sub, week_start, ch, now, job_run_id, summary))
+                try:
+                    summary.reports.append(_one(owner_db, conn, sub, week_start, ch, now, job_run_id, summary))
+                except DatabaseUnavailable:
+                    raise
+                except VenuePulseError as exc:  # this owner's report waits for the next run; the others go
+                    summary.failed.append({"account": sub["username"], "status": "failed", "error": str(exc)})
     if deliver and summary.queued:
         sent = outbox.deliver(db, now=now, channel=ch["name"])
         summary.delivered, summary.retrying = sent.delivered, sent.retrying
@@ -332,9 +340,11 @@ def week_reports(db: Database, week_start: date) -> list[dict[str, Any]]:
 
 def send_job(db: Database, run_id: int | None = None, now: datetime | None = None):
     """The ``send_owner_reports`` job: :func:`send_weekly` at the clock's time."""
-    from venuepulse.queries.ops.maintenance import Outcome
+    from venuepulse.queries.ops.maintenance import MaintenanceError, Outcome
 
     s = send_weekly(db, now=now, job_run_id=run_id)
-    return Outcome(s.queued, s.text(), {"week_start": s.week_start, "queued": s.queued, "skipped": s.skipped,
-                                        "already": s.already, "delivered": s.delivered, "retrying": s.retrying,
-                                        "reports": s.reports[:200]})
+    details = {"week_start": s.week_start, "queued": s.queued, "skipped": s.skipped, "already": s.already,
+               "delivered": s.delivered, "retrying": s.retrying, "reports": (s.reports + s.failed)[:200]}
+    if s.failed:  # a failed run, so job_failed alerts and Jobs & health show it; the rest went out
+        raise MaintenanceError(s.text(), details)
+    return Outcome(s.queued, s.text(), details)

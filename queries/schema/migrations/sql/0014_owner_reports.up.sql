@@ -1,4 +1,4 @@
--- Owners' weekly report (issue 17; docs/owners.md): who wants it, and what each week's run did for each owner.
+-- Owners' weekly report (issue 17; docs/dashboard-engagement-offers.md): who wants it, and what each week's run did for each owner.
 --
 -- Subscriptions hold e-mail addresses, so they live beside the accounts in venuepulse_auth, which no dashboard
 -- role may read: the dashboard changes them only through the SECURITY DEFINER functions below, on the

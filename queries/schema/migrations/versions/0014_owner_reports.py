@@ -1,5 +1,5 @@
 """Owners' weekly report (issue 17): subscriptions (venuepulse_auth.report_subscriptions, changed only through
-the sign-in role's SECURITY DEFINER functions) and one owner_reports row per owner and week (docs/owners.md).
+the sign-in role's SECURITY DEFINER functions) and one owner_reports row per owner and week (docs/dashboard-engagement-offers.md).
 
 Revision ID: 0014
 Revises: 0013
