@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from venuepulse.alerts_command import register_alerts
+from venuepulse.annotate_command import register_annotate
 from venuepulse.console import say
 from venuepulse.errors import ConfigError, VenuePulseError, describe_url, first_line
 from venuepulse.jobs.seed.scales import SCALES
@@ -696,7 +697,7 @@ def register_simulate(sub: Any) -> None:
 
 COMMANDS: list[Callable[[Any], None]] = [register_up, register_dashboard, register_db, register_migrate, register_jobs,
                                          register_users, register_bench, register_seed, register_simulate,
-                                         register_alerts, register_rollups]
+                                         register_alerts, register_rollups, register_annotate]
 
 
 def build_parser() -> argparse.ArgumentParser:

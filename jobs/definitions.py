@@ -13,7 +13,7 @@ from datetime import datetime
 
 from venuepulse.errors import ConfigError
 from venuepulse.queries.core.runner import Database
-from venuepulse.queries.ops import alerts, maintenance, outbox, plans, waits
+from venuepulse.queries.ops import alerts, changes, maintenance, outbox, plans, waits
 from venuepulse.queries.ops.maintenance import Outcome
 
 
@@ -109,6 +109,14 @@ def send_offer_pushes(db: Database, ctx: JobContext) -> Outcome:
        "a snapshot of pg_stat_statements (where the extension is loaded)")
 def snapshot_stat_statements(db: Database, ctx: JobContext) -> Outcome:
     return maintenance.snapshot_stat_statements(db)
+
+
+@_spec("snapshot_schema", "interval:300", 240,
+       "catalog definitions (tables, columns, indexes, functions) compared with the last snapshot; changes recorded "
+       "as change markers where no event trigger records DDL as it happens (the first run sets the baseline)")
+def snapshot_schema(db: Database, ctx: JobContext) -> Outcome:
+    n = changes.snapshot_schema(db)
+    return Outcome(n, f"{n} schema change(s) recorded as change markers", {"changes": n})
 
 
 @_spec("sample_waits", "interval:60", 50,

@@ -11,6 +11,7 @@ import uuid
 import plotly.express as px
 import streamlit as st
 
+from venuepulse.dashboard import markers as change_markers
 from venuepulse.dashboard.context import PageContext
 from venuepulse.dashboard.widgets import (
     download_csv,
@@ -129,7 +130,10 @@ def _trends(ctx: PageContext) -> None:
                           labels={"bucket": f"{GRAIN_LABELS[grain]} (UTC)", "count": "Count", "metric": ""})
             fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, hovermode="x unified",
                               legend={"orientation": "h", "y": -0.2})
+            marks = [] if ctx.account.is_owner else overview.change_markers(ctx.db, start, end)
+            change_markers.draw(fig, marks)
             st.plotly_chart(fig, width="stretch")
+            change_markers.caption(marks)
             st.dataframe(df, hide_index=True, column_config={
                 "bucket": st.column_config.DatetimeColumn(f"{GRAIN_LABELS[grain]} (UTC)",
                                                           format="YYYY-MM-DD HH:mm" if grain == "hour"

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from venuepulse.dashboard import markers as change_markers
 from venuepulse.dashboard.context import PageContext
 from venuepulse.dashboard.widgets import (
     alerts_banner,
@@ -78,6 +79,7 @@ def render(ctx: PageContext) -> None:
     _slowest(ctx, lo, hi)
     _waits(ctx, lo, hi, selected)
     _stat_statements(ctx, lo, hi)
+    _stat_statements_integrity(ctx, lo, hi)
     _plan_changes(ctx, lo, hi)
     _cache(ctx)
     _explain(ctx)
@@ -108,11 +110,14 @@ def _live(ctx: PageContext, window_label: str) -> None:
                        "or the same hours a week ago (queries with at least 20 calls).")
         else:
             near_plans = _near_plan_changes(ctx, reg, now, window)
+            near_changes = _markers(ctx, now - 2 * window, now)
             for _, r in reg.iterrows():
                 ratios = [x for x in (r["vs_previous"], r["vs_week_ago"]) if x is not None and pd.notna(x)]
                 worse = f"{max(ratios):.1f}× its baseline" if ratios else "slower than its baseline"
                 st.error(f"**{r['query_name']}** p95 {r['p95_ms']:.1f} ms is {worse}.")
                 _regression_plan_changes(near_plans.get(r["query_name"], []))
+                for line in change_markers.near_lines(near_changes, now - 2 * window, now):
+                    st.markdown(line)
             shown = reg[["query_name", "calls", "p95_ms", "prev_p95_ms", "vs_previous", "week_p95_ms",
                          "vs_week_ago"]]
             st.dataframe(shown, hide_index=True, column_config={
@@ -193,8 +198,12 @@ def _trend(ctx: PageContext, lo: datetime, hi: datetime, start, end, selected: l
                       labels={"bucket_start": f"Time (UTC, {bucket_label} buckets)",
                               col: metric_label if col == "calls" else f"{metric_label} (ms)", "query_name": "Query"})
         fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        marks = _markers(ctx, lo, hi)
+        change_markers.draw(fig, marks)
         st.plotly_chart(fig, width="stretch")
+        change_markers.caption(marks)
         with st.expander("Chart data"):
+            change_markers.table(marks, "query_trend_changes")
             st.dataframe(series, hide_index=True, column_config={
                 "bucket_start": st.column_config.DatetimeColumn("Bucket start (UTC)", format="YYYY-MM-DD HH:mm"),
                 "query_name": "Query", "p50_ms": _ms_col("p50 (ms)"), "p95_ms": _ms_col("p95 (ms)"),
@@ -249,6 +258,71 @@ def _stat_statements(ctx: PageContext, lo: datetime, hi: datetime) -> None:
             "shared_blks_read": "Blocks read", "temp_blks_written": "Temp blocks written",
             "query": st.column_config.TextColumn("Statement", width="large")})
         download_csv(shown, "stat_statements.csv", key="csv_stat_statements")
+
+
+# -- change markers and pg_stat_statements integrity ---------------------------------------------------------
+
+PGSS_SERIES = 5
+
+
+def _markers(ctx: PageContext, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
+    """The changes in [lo, hi); none (and a note) when they cannot be read."""
+    try:
+        return performance.change_markers(ctx.db, lo, hi)
+    except QueryError as exc:
+        st.caption(f"Change markers are not available right now: {exc}")
+        return []
+
+
+def _stat_statements_integrity(ctx: PageContext, lo: datetime, hi: datetime) -> None:
+    with panel("pg_stat_statements integrity"):
+        try:
+            status = performance.stat_statements_status(ctx.db)
+            if not status.get("available"):
+                st.caption("Not available: pg_stat_statements is not enabled here (see the panel above).")
+                return
+            info = performance.stat_statements_integrity(ctx.db, lo, hi)
+            series = _frame(performance.stat_statements_series(ctx.db, lo, hi, limit=PGSS_SERIES))
+            capture = performance.change_capture_status(ctx.db)
+        except QueryError as exc:
+            st.warning(f"Snapshot integrity is not available right now: {exc}")
+            return
+        st.caption(f"Change markers: {capture['message']}.")
+        if not info["snapshots"]:
+            empty_state("No pg_stat_statements snapshots in this date range.")
+            return
+        if not info["info_available"]:
+            st.warning("Not available: pg_stat_statements_info could not be read by some snapshots, so resets and "
+                       "evictions are not detected there (only entries whose counters went down).")
+        share = info["captured_share"]
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Gaps", fmt_int(info["gaps"]), help="Snapshot intervals where statistics were lost: a reset, "
+                  "evictions (pg_stat_statements.max reached), or entries that started over or disappeared.")
+        c2.metric("Resets", fmt_int(info["resets"]))
+        c3.metric("Evictions", fmt_int(info["evictions"]),
+                  help="Deallocations counted by pg_stat_statements_info.dealloc: raise pg_stat_statements.max.")
+        c4.metric("Execution time captured", fmt_pct(share) if share is not None else "–",
+                  help="Top-level execution time the snapshots stored ÷ the time this database's sessions were "
+                       "active (pg_stat_database.active_time, which also counts parsing, planning and sending "
+                       "results, so 100% is not expected; a drop means statistics were lost).")
+        if not series.empty:
+            series["statement"] = series["query_name"].fillna(series["queryid"].astype(str))
+            fig = px.line(series, x="taken_at", y="total_ms", color="statement", markers=True,
+                          labels={"taken_at": "Snapshot (UTC)", "total_ms": "Execution time since the previous "
+                                  "snapshot (ms)", "statement": "Statement"})
+            fig.update_traces(connectgaps=False)
+            fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+            change_markers.draw(fig, _markers(ctx, lo, hi))
+            st.plotly_chart(fig, width="stretch")
+            st.caption(f"The {PGSS_SERIES} heaviest statements per snapshot; a break in a line is a gap (the reason "
+                       "is in the chart data), never a dip to zero.")
+        with st.expander("Chart data"):
+            snaps = _frame(info["snapshots"])
+            st.dataframe(snaps, hide_index=True)
+            download_csv(snaps, "stat_statements_snapshots.csv", key="csv_pgss_snapshots")
+            if not series.empty:
+                st.dataframe(series, hide_index=True)
+                download_csv(series, "stat_statements_series.csv", key="csv_pgss_series")
 
 
 # -- plans over time ---------------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+from venuepulse.errors import QueryError
+from venuepulse.queries.ops import changes
+
 METRICS: dict[str, str] = {
     "check_ins": "Check-ins",
     "active_check_ins": "Active check-ins",
@@ -121,3 +124,12 @@ def rollup_freshness(db) -> dict[str, Any]:
     current either way (docs/rollups.md); a long tail only makes the page slower."""
     rows = db.run("rollups.freshness", {"consumer": "activity"})
     return rows[0] if rows else {"folded_at": None, "live_changes": 0, "oldest_live_at": None, "as_of": None}
+
+
+def change_markers(db, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Changes (deploys, DDL, notes) in ``[start, end)`` to draw on the trends, newest first; none when they
+    cannot be read (the markers are context, never a reason for the trends to fail)."""
+    try:
+        return changes.markers(db, *_range(start, end))
+    except QueryError:
+        return []

@@ -21,7 +21,7 @@ from venuepulse.durations import parse_duration
 from venuepulse.errors import QueryError
 from venuepulse.queries.access.privileges import PGSS_CREATE_HOW, PGSS_LOAD_HOW
 from venuepulse.queries.core.runner import Database
-from venuepulse.queries.ops import plans
+from venuepulse.queries.ops import changes, plans
 
 # Histogram buckets (must match vp_perf_bucket in migration 0002): bucket b covers
 # [BASE_MS * 2^(b/PER_DOUBLING), BASE_MS * 2^((b+1)/PER_DOUBLING)).
@@ -247,6 +247,10 @@ def stat_statements_status(db: Database) -> dict[str, Any]:
         return {**info, "available": False, "message":
                 "pg_stat_statements is enabled, but this database lacks the snapshot tables: run 'venuepulse migrate'"}
     message = "pg_stat_statements is enabled; snapshots store the differences between readings (it is never reset)"
+    if not state.get("info_readable"):
+        message += ("; pg_stat_statements_info is not readable (run ALTER EXTENSION pg_stat_statements UPDATE, or "
+                    "GRANT SELECT ON pg_stat_statements_info to this role), so resets and evictions cannot be "
+                    "detected, only entries whose counters went down")
     if not state.get("reads_all_stats"):
         message += ("; this role cannot see other roles' statement text "
                     "(GRANT pg_read_all_stats TO it to see all of it)")
@@ -307,6 +311,50 @@ def regression_plan_changes(db: Database, regression_rows: Sequence[dict], now: 
     for row in plan_changes(db, now - 2 * window, now + timedelta(microseconds=1), names=names, limit=1000):
         out.setdefault(row["query_name"], []).append(row)
     return out
+
+
+def stat_statements_integrity(db: Database, start: datetime, end: datetime) -> dict[str, Any]:
+    """How complete the snapshots taken in ``(start, end]`` are: ``snapshots`` (rows: taken_at, gap, reset_seen,
+    evictions, entry_gaps, info_available, captured_ms, active_ms, ...), ``gaps`` (snapshots that are gaps),
+    ``resets``, ``evictions``, ``captured_ms``, ``active_ms`` and ``captured_share`` (captured execution time
+    over the database's active time in the snapshots where both are known; None where unknown) and
+    ``info_available`` (False when some snapshot could not read pg_stat_statements_info)."""
+    start, end = _window(start, end)
+    snaps = db.run("performance.stat_statements_integrity", {"start": start, "end": end})
+    counted = [s for s in snaps if not s["baseline_only"]]
+    both = [s for s in counted if s["captured_ms"] is not None and s["active_ms"]]
+    captured = sum(s["captured_ms"] for s in both)
+    active = sum(s["active_ms"] for s in both)
+    return {"snapshots": snaps, "gaps": sum(1 for s in counted if s["gap"]),
+            "resets": sum(1 for s in counted if s["reset_seen"]),
+            "evictions": sum(s["evictions"] or 0 for s in counted),
+            "captured_ms": captured, "active_ms": active,
+            "captured_share": min(captured / active, 1.0) if active > 0 else None,
+            "info_available": all(s["info_available"] for s in snaps)}
+
+
+def stat_statements_series(db: Database, start: datetime, end: datetime, limit: int = 5,
+                           queryids: Sequence[int] | None = None) -> list[dict]:
+    """Per snapshot in ``(start, end]`` and statement (the ``limit`` heaviest, or ``queryids``): taken_at,
+    queryid, query_name, calls and total_ms since the previous snapshot — None where that interval is a gap for
+    the statement (gap True, gap_reason: reset, recreated, counter_down, evicted, evictions, info unreadable),
+    so a chart draws a gap, never a dip — and calls_counted (what the delta stored, a lower bound in a gap)."""
+    start, end = _window(start, end)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 50:
+        raise ValueError(f"limit must be a whole number from 1 to 50, not {limit!r}")
+    ids = None if queryids is None else [int(q) for q in queryids]
+    return db.run("performance.stat_statements_series",
+                  {"start": start, "end": end, "limit": limit, "queryids": ids})
+
+
+def change_markers(db: Database, start: datetime, end: datetime) -> list[dict]:
+    """Changes (DDL, deploys, notes) in ``[start, end)`` for the trend chart, newest first (queries.ops.changes)."""
+    return changes.markers(db, *_window(start, end))
+
+
+def change_capture_status(db: Database) -> dict[str, Any]:
+    """How DDL is captured here (event triggers, or snapshots where they are not available)."""
+    return changes.capture_status(db)
 
 
 # --- cache and recorder ---------------------------------------------------------------------------------

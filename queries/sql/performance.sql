@@ -236,6 +236,7 @@ SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') 
        -- any role sees the library's settings once it is loaded (preload is NULL without pg_read_all_settings)
        EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pg_stat_statements.max') AS loaded,
        to_regproc('vp_snapshot_stat_statements') IS NOT NULL AS snapshots_ready,
+       coalesce(has_table_privilege(to_regclass('pg_stat_statements_info'), 'SELECT'), false) AS info_readable,
        pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS reads_all_stats,
        current_setting('server_version_num')::integer AS server_version_num
 
@@ -267,3 +268,50 @@ WHERE s.taken_at > %(start)s::timestamptz AND s.taken_at <= %(end)s::timestamptz
 GROUP BY d.queryid, d.toplevel, q.query_name, q.query
 ORDER BY total_ms DESC
 LIMIT %(limit)s::integer
+
+-- pg_stat_statements integrity (migration 0012): per snapshot taken in (start, end], whether it is a gap
+-- (a reset, evictions, entries that started over or disappeared, or pg_stat_statements_info unreadable)
+-- and the execution time it captured against the database's active time.
+-- name: performance.stat_statements_integrity --
+SELECT s.taken_at, s.baseline_only, s.info_available, s.stats_reset, s.reset_seen, s.dealloc, s.evictions,
+       s.entry_gaps, s.statements, s.captured_ms, s.active_ms,
+       (s.reset_seen OR coalesce(s.evictions, 0) > 0 OR s.entry_gaps > 0 OR NOT s.info_available) AS gap
+FROM pgss_snapshots s
+WHERE s.taken_at > %(start)s::timestamptz AND s.taken_at <= %(end)s::timestamptz
+ORDER BY s.taken_at
+
+-- Per snapshot in (start, end] and statement (the `limit` heaviest in the window, or the given queryids):
+-- its delta, or a gap where the entry started over or disappeared, or the whole snapshot is a reset, or
+-- entries were evicted and the server cannot say which (no stats_since before PostgreSQL 17).
+-- name: performance.stat_statements_series --
+WITH snaps AS (
+  SELECT id, taken_at, reset_seen, coalesce(evictions, 0) > 0 AS evicted, info_available
+  FROM pgss_snapshots
+  WHERE taken_at > %(start)s::timestamptz AND taken_at <= %(end)s::timestamptz AND NOT baseline_only
+),
+top AS (
+  SELECT d.queryid, sum(d.total_exec_ms) AS ms
+  FROM pgss_deltas d JOIN snaps ON snaps.id = d.snapshot_id
+  WHERE d.toplevel AND (%(queryids)s::bigint[] IS NULL OR d.queryid = ANY (%(queryids)s::bigint[]))
+  GROUP BY d.queryid
+  ORDER BY ms DESC
+  LIMIT %(limit)s::integer
+),
+since AS (SELECT bool_or(stats_since IS NOT NULL) AS exact FROM pgss_latest)
+SELECT s.taken_at, t.queryid, q.query_name,
+       g.reason IS NOT NULL OR s.reset_seen OR (s.evicted AND NOT coalesce((SELECT exact FROM since), false))
+         OR NOT s.info_available AS gap,
+       CASE WHEN s.reset_seen THEN 'reset' WHEN g.reason IS NOT NULL THEN g.reason
+            WHEN NOT s.info_available THEN 'info unreadable'
+            WHEN s.evicted AND NOT coalesce((SELECT exact FROM since), false) THEN 'evictions' END AS gap_reason,
+       CASE WHEN g.reason IS NULL AND NOT s.reset_seen THEN coalesce(d.calls, 0) END AS calls,
+       CASE WHEN g.reason IS NULL AND NOT s.reset_seen THEN coalesce(d.total_ms, 0) END AS total_ms,
+       d.calls AS calls_counted
+FROM snaps s
+CROSS JOIN top t
+LEFT JOIN pgss_queries q ON q.queryid = t.queryid
+LEFT JOIN LATERAL (SELECT sum(calls)::bigint AS calls, sum(total_exec_ms) AS total_ms FROM pgss_deltas
+                   WHERE snapshot_id = s.id AND queryid = t.queryid AND toplevel) d ON true
+LEFT JOIN LATERAL (SELECT min(reason) AS reason FROM pgss_entry_gaps
+                   WHERE snapshot_id = s.id AND queryid = t.queryid) g ON true
+ORDER BY s.taken_at, t.queryid
