@@ -213,7 +213,7 @@ class Database:
                     stmt = sql_statement(label, f"EXPLAIN ({options}FORMAT TEXT) {q.sql}", timeout_ms=q.timeout_ms)
                     lines = [r[0] for r in execute(cur, stmt, params, restore=False)]
                 else:
-                    lines = [r[0] for r in self._explain_generic(conn, cur, q, "TEXT")]
+                    lines = self._explain_generic(conn, cur, q, "TEXT")
             finally:
                 conn.rollback()
         return "\n".join(lines)
@@ -224,21 +224,22 @@ class Database:
         q = get(query) if isinstance(query, str) else query
         with self.connection() as conn, conn.cursor() as cur:
             try:
-                return self._explain_generic(conn, cur, q, "JSON")[0][0]
+                return self._explain_generic(conn, cur, q, "JSON")[0]
             finally:
                 conn.rollback()
 
     def _explain_generic(self, conn: psycopg.Connection, cur: psycopg.Cursor, q: NamedQuery, fmt: str) -> list[Any]:
-        """EXPLAIN rows of ``q``'s generic plan in format ``fmt`` (TEXT or JSON): plain EXPLAIN without
-        parameters, ``GENERIC_PLAN`` on PostgreSQL 16+, a forced generic plan of a prepared statement on 15."""
+        """The EXPLAIN output of ``q``'s generic plan in format ``fmt``: lines for TEXT, one parsed value for JSON.
+        Plain EXPLAIN without parameters, ``GENERIC_PLAN`` on PostgreSQL 16+, a forced generic plan of a
+        prepared statement on 15."""
         label = f"explain.{q.name}"
         if not q.params:
             stmt = sql_statement(label, f"EXPLAIN (FORMAT {fmt}) {q.sql}", timeout_ms=q.timeout_ms)
-            return execute(cur, stmt, {}, restore=False)
+            return [r[0] for r in execute(cur, stmt, {}, restore=False)]
         if conn.info.server_version >= 160000:
             stmt = sql_statement(label, f"EXPLAIN (GENERIC_PLAN, FORMAT {fmt}) {positional(q.sql)}",
                                  timeout_ms=q.timeout_ms)
-            return execute(cur, stmt, restore=False)
+            return [r[0] for r in execute(cur, stmt, restore=False)]
         return self._explain_prepared(conn, cur, q, fmt)
 
     @staticmethod
@@ -256,8 +257,9 @@ class Database:
             execute(cur, sql_statement(label, f"PREPARE {stmt} AS {positional(q.sql)}"),
                     timeout_ms=q.timeout_ms, restore=False)
             nulls = ", ".join("NULL" for _ in q.params)
-            return execute(cur, sql_statement(label, f"EXPLAIN (FORMAT {fmt}) EXECUTE {stmt}({nulls})"),
+            plan = execute(cur, sql_statement(label, f"EXPLAIN (FORMAT {fmt}) EXECUTE {stmt}({nulls})"),
                            timeout_ms=q.timeout_ms, restore=False)
+            return [r[0] for r in plan]
         finally:
             conn.rollback()
             # only if the PREPARE ran: a DEALLOCATE error must not hide the error that got us here
