@@ -68,6 +68,7 @@ class Recorder:
         self.recorded = 0
         self.written = 0
         self.dropped = 0
+        self._dropped_said = 0  # drops already logged: each new run of them gets one warning
         self.failed = 0
         self.batches = 0
         self.last_error: str | None = None
@@ -137,8 +138,18 @@ class Recorder:
             self._conn = psycopg.connect(self.url, connect_timeout=5, application_name=self.application_name)
         return self._conn
 
+    def _say_drops(self) -> None:
+        """A warning for timings dropped since the last one (the buffer was full): counted in ``stats()`` and
+        said in the log, never silent."""
+        with self._lock:
+            new, self._dropped_said = self.dropped - self._dropped_said, self.dropped
+        if new:
+            log.warning("query timing buffer full (%d entries): dropped the %d oldest timings (%d in all) while "
+                        "the database was slow or unreachable", self.capacity, new, self.dropped)
+
     def _flush_once(self) -> int:
         """Write everything buffered now; returns rows written (0 on failure, which is counted)."""
+        self._say_drops()
         with self._write_lock:
             items = self._take()
             if not items:
