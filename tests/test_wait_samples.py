@@ -246,3 +246,17 @@ def test_the_page_shows_time_by_wait_type_per_query_with_the_interval(page_env, 
         assert "Waits of other roles' sessions not available" not in text
     else:  # CI's non-superuser run: the tests' role is the sampler's and lacks pg_read_all_stats
         assert "Waits of other roles' sessions not available" in text
+
+
+def test_wait_samples_older_than_the_retention_are_dropped_by_maintain_partitions(db, conn):
+    from venuepulse.queries.ops import maintenance
+
+    old = conn.execute("SELECT vp_partition_name('wait_samples', 'day', now() - interval '20 days')").fetchone()[0]
+    conn.execute("SELECT vp_ensure_partition('wait_samples', now() - interval '20 days')")
+    conn.execute("INSERT INTO wait_samples (bucket, query_name, wait_event_type, wait_event, samples, seconds) "
+                 "VALUES (now() - interval '20 days', 'tests.old', 'CPU', 'CPU', 1, 5)")
+    out = maintenance.maintain_partitions(db)
+    assert old in out.details["dropped"]
+    assert conn.execute("SELECT count(*) FROM wait_samples WHERE query_name = 'tests.old'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM partition_inventory WHERE parent_table = 'wait_samples' "
+                        "AND NOT is_default AND range_end > now()").fetchone()[0] >= 8  # today and 7 ahead
