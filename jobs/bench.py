@@ -162,7 +162,7 @@ def time_pages(url: str, repeats: int) -> dict[str, dict[str, Any]]:
 
 
 def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeats: int = 5,
-        write_seconds: int = 6, clients: int = 16, progress: bool = True, viewer_seconds: float = 30.0,
+        write_seconds: int = 6, clients: int = 16, progress: bool = True, viewer_seconds: float = 60.0,
         say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the chosen scenarios at ``scale``; returns the results (also what --json writes)."""
     chosen = list(only or SCENARIOS)
@@ -413,7 +413,7 @@ def viewer_rows(v: dict[str, Any]) -> list[tuple[str, str, str]]:
         return [("viewers", "K browser sessions at once", f"skipped: {v['skipped']}")]
     rows = []
     for k, e in v["by_k"].items():
-        mem = (f"; server RSS {e['rss_before_mb']:.0f} → {e['rss_after_mb']:.0f} MB, "
+        mem = (f"; server RSS {v.get('rss_idle_mb') or 0:.0f} MB idle → {e['rss_end_mb']:.0f} MB, "
                f"{e['rss_per_session_mb']:.1f} MB per session" if e.get("rss_per_session_mb") is not None else "")
         cpu = f"; server CPU {e['server_cpu']:.2f} cores" if e.get("server_cpu") is not None else ""
         p50, p95 = e["p50_s"] or 0.0, e["p95_s"] or 0.0
