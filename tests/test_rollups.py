@@ -491,7 +491,7 @@ def test_reconcile_finds_and_repairs_what_reached_a_partition_directly(conn, db,
 def test_status_shows_the_live_tail_and_its_oldest_change(conn, db):
     reset(conn, db)
     fold_all(db)
-    assert {r["consumer"]: r["tail_rows"] for r in rollups.status(db)} == {"activity": 0, "pairs": 0, "venue_stats": 0}
+    assert {r["consumer"]: r["tail_rows"] for r in rollups.status(db)} == dict.fromkeys(rollups.CONSUMERS, 0)
     apply(conn, db, ("check_in_fn", 1, 1, 10), 0)
     st_ = {r["consumer"]: r for r in rollups.status(db)}
     assert st_["activity"]["tail_rows"] >= 1 and st_["pairs"]["tail_rows"] >= 1
@@ -583,7 +583,7 @@ def test_the_fold_job_reports_what_it_folded_and_the_lag_page_then_shows_none(co
     assert lag["activity"]["tail_rows"] > 0 and lag["activity"]["lag_seconds"] >= 0
     out = maintenance.fold_rollups(db)
     assert out.rows == sum(int(c["changes"]) for c in out.details["consumers"].values()) > 0
-    assert set(out.details["consumers"]) == {"activity", "pairs", "venue_stats"}
+    assert set(out.details["consumers"]) == set(rollups.CONSUMERS)
     assert all(r["tail_rows"] == 0 for r in jobs_health.rollup_lag(db))
     assert maintenance.reconcile_rollups(db).summary == "venue_stats equals its recount"
 

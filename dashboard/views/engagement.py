@@ -190,10 +190,16 @@ def _notifications(ctx: PageContext, lo, hi, category: str | None, channel: str 
         cats = engagement.notification_categories(ctx.db, lo, hi, category=category)
         freshness(datetime.now(UTC), "Live counts")
         st.dataframe(cats, hide_index=True, key="notif_categories", column_config={
-            "minutes_to_read_p50": st.column_config.NumberColumn("median min to read", format="%.1f"),
-            "minutes_to_click_p50": st.column_config.NumberColumn("median min to click", format="%.1f"),
+            "minutes_to_read_p50": st.column_config.NumberColumn("median min to read", format="%.1f", help=_MEDIAN_HELP),
+            "minutes_to_click_p50": st.column_config.NumberColumn("median min to click", format="%.1f",
+                                                                  help=_MEDIAN_HELP),
         })
         download_csv(cats, "notifications_by_category.csv", key="csv_notif_categories")
+
+
+_MEDIAN_HELP = ("Each notification's minutes from creation to read (click), to the nearest 0.1 minute; the median is "
+                "the middle one, or the lower of the two middle ones. Exact, from the delay rollups and the changes "
+                "since their last fold.")
 
 
 def _rollups_caption(f: dict) -> None:

@@ -20,7 +20,7 @@ import psycopg
 from venuepulse.queries.core.connect import connect
 from venuepulse.queries.ops.job_runs import run_on
 
-CONSUMERS = ("activity", "pairs", "venue_stats")
+CONSUMERS = ("activity", "pairs", "venue_stats", "delays")
 DAY = timedelta(days=1)
 
 
@@ -92,6 +92,9 @@ def rebuild(url: str, *, from_day: date | datetime | None = None, batch_days: in
                 run_on(conn, "rollups.rebuild_activity", {"from": day, "to": nxt})
                 run_on(conn, "rollups.rebuild_offers", {"from": day, "to": nxt})
                 run_on(conn, "rollups.rebuild_progress", {"id": job["id"], "next_day": nxt})
+            with _locked_repeatable_read(conn, "delays"):
+                run_on(conn, "rollups.fold_delays")
+                run_on(conn, "rollups.rebuild_delays", {"from": day, "to": nxt})
             batches += 1
             day = nxt
             if progress:
@@ -117,6 +120,12 @@ def rebuild_all(url: str, *, venue_stats: bool = True) -> dict[str, float]:
                                                       "to": datetime.max.replace(tzinfo=UTC)})
             run_on(conn, "rollups.rebuild_offers", {"from": None, "to": None})
         steps["activity"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with _locked_repeatable_read(conn, "delays"):
+            run_on(conn, "rollups.fold_delays")
+            run_on(conn, "rollups.rebuild_delays", {"from": datetime.min.replace(tzinfo=UTC),
+                                                    "to": datetime.max.replace(tzinfo=UTC)})
+        steps["delays"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         run_on(conn, "rollups.rebuild_pairs")
         steps["pairs"] = time.perf_counter() - t0

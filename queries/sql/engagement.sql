@@ -69,6 +69,8 @@ GROUP BY 1, 2
 ORDER BY 1
 
 -- name: engagement.venue_by_category --
+-- (one pass over each category's cumulative score counts: the k-th smallest score is the first whose
+-- running count exceeds k; percentile_cont interpolates between the scores at floor and ceil of q * (n - 1))
 WITH sc AS (SELECT (SELECT vp_is_scoped_role()) AS scoped),
 s AS (
   SELECT h.category, h.score, h.venues FROM venue_stats_scores h
@@ -77,16 +79,21 @@ s AS (
   SELECT category::text, engagement_score, 1 FROM venue_stats_visible WHERE (SELECT scoped FROM sc)
 ),
 g AS (SELECT category, score, sum(venues) AS venues FROM s GROUP BY 1, 2),
-hc AS (SELECT g.*, sum(venues) OVER (PARTITION BY category ORDER BY score) AS cum,
-              sum(venues) OVER (PARTITION BY category) AS n FROM g),
-c AS (
-  SELECT category, max(n) AS n, max(score) AS max_score, sum(score * venues) AS total FROM hc GROUP BY category
+hc AS (
+  SELECT g.category, g.score, g.venues,
+         sum(g.venues) OVER (PARTITION BY g.category ORDER BY g.score) AS cum,
+         sum(g.venues) OVER (PARTITION BY g.category) AS n
+  FROM g
 ),
 q AS (
-  SELECT c.category, q.q, q.q * (c.n - 1) AS pos,
-         (SELECT min(hc.score) FROM hc WHERE hc.category = c.category AND hc.cum > floor(q.q * (c.n - 1))) AS lo,
-         (SELECT min(hc.score) FROM hc WHERE hc.category = c.category AND hc.cum > ceil(q.q * (c.n - 1))) AS hi
-  FROM c, (VALUES (0.5), (0.9)) AS q(q)
+  SELECT hc.category, q.q, q.q * (hc.n - 1) AS pos,
+         min(hc.score) FILTER (WHERE hc.cum > floor(q.q * (hc.n - 1))) AS lo,
+         min(hc.score) FILTER (WHERE hc.cum > ceil(q.q * (hc.n - 1))) AS hi
+  FROM hc CROSS JOIN (VALUES (0.5), (0.9)) AS q(q)
+  GROUP BY hc.category, q.q, hc.n
+),
+c AS (
+  SELECT category, max(n) AS n, max(score) AS max_score, sum(score * venues) AS total FROM hc GROUP BY category
 )
 SELECT c.category,
        c.n::bigint AS venues,
@@ -304,22 +311,138 @@ ORDER BY category, channel
 
 -- name: engagement.notification_categories --
 -- Per category, each notification once: created in [from, to), delivered on at least one channel it was
--- sent on, read,
--- clicked, and the median minutes from creation to read and to click.
-SELECT n.category,
-       count(*)::bigint AS notifications,
-       count(*) FILTER (WHERE EXISTS (
-         SELECT 1 FROM jsonb_each(n.channels) c
-         WHERE c.value = 'true'::jsonb AND jsonb_typeof(n.delivered_at -> c.key) = 'string'))::bigint AS delivered,
-       count(*) FILTER (WHERE n.read)::bigint AS read,
-       count(*) FILTER (WHERE n.clicked)::bigint AS clicked,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM n.read_at - n.created_at) / 60.0)
-         AS minutes_to_read_p50,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM n.clicked_at - n.created_at) / 60.0)
-         AS minutes_to_click_p50,
-       max(n.created_at) AS last_created_at
-FROM notifications n
-WHERE n.created_at >= %(from)s AND n.created_at < %(to)s
-  AND (%(category)s::text IS NULL OR n.category = %(category)s::text)
-GROUP BY n.category
-ORDER BY notifications DESC, n.category
+-- sent on, read, clicked (rollup_notifications_daily's channel '' for whole UTC days, the activity
+-- consumer's live tail, the notifications themselves for the parts of days at the ends), the latest
+-- creation time (one index probe per category), and the median minutes from creation to read and to
+-- click as the page shows them: each notification's minutes to the nearest 0.1, the middle one (the lower
+-- of the two middle ones: percentile_disc(0.5)).  The medians come from the delay rollups (migration
+-- 0015): the bins of the range's whole days (read as a few aligned spans of days) find the bin holding the
+-- median and its rank there, then the exact delays of that one bin give the value.  Whole days with read
+-- or click changes the delays consumer has not folded (their stored counts taken out of their spans), and
+-- the parts of days at the ends, are counted from the notifications.
+WITH p AS (
+  SELECT %(from)s::timestamptz AS a, %(to)s::timestamptz AS b, %(category)s::text AS cat,
+         vp_ceil_bucket('day', %(from)s::timestamptz) AS lo,
+         greatest(date_trunc('day', %(to)s::timestamptz, 'UTC'), vp_ceil_bucket('day', %(from)s::timestamptz)) AS hi
+),
+raw AS (  -- the parts of days at the ends (or the whole range, inside one day), read only when not empty
+  SELECT p.a AS x, least(p.lo, p.b) AS y FROM p WHERE p.a < least(p.lo, p.b)
+  UNION ALL
+  SELECT p.hi, p.b FROM p WHERE p.hi < p.b
+),
+counts AS (
+  SELECT r.category, r.sent, r.delivered, r.read, r.clicked
+  FROM rollup_notifications_daily r, p
+  WHERE r.bucket >= p.lo AND r.bucket < p.hi AND r.channel = ''
+  UNION ALL
+  SELECT l.k, l.sign, l.sign * (l.bits & 2 <> 0)::int, l.sign * (l.bits & 4 <> 0)::int, l.sign * (l.bits & 8 <> 0)::int
+  FROM rollup_log l, p
+  WHERE l.src = 'n' AND l.ch = '' AND l.t1 >= p.lo AND l.t1 < p.hi
+    AND NOT pg_visible_in_snapshot(l.xid, (SELECT c.snap FROM rollup_consumers c WHERE c.consumer = 'activity'))
+  UNION ALL
+  SELECT q.category, 1, (q.bits & 2 <> 0)::int, (q.bits & 4 <> 0)::int, (q.bits & 8 <> 0)::int
+  FROM raw
+  CROSS JOIN LATERAL (  -- (OFFSET 0: the pieces drive the read, so no piece reads nothing)
+    SELECT n.category::text AS category, i.bits
+    FROM notifications n
+    CROSS JOIN LATERAL vp_notification_images(n.channels, n.delivered_at, n.read, n.clicked) i
+    WHERE n.created_at >= raw.x AND n.created_at < raw.y AND i.ch = ''
+    OFFSET 0) q
+),
+cats AS (
+  SELECT c.category, sum(c.sent) AS notifications, sum(c.delivered) AS delivered, sum(c.read) AS read,
+         sum(c.clicked) AS clicked
+  FROM counts c, p
+  WHERE p.cat IS NULL OR c.category = p.cat
+  GROUP BY c.category
+  HAVING sum(c.sent) > 0
+),
+-- whole days whose delays changed since the delays consumer's last fold
+dirty AS MATERIALIZED (
+  SELECT DISTINCT date_trunc('day', l.t1, 'UTC') AS bucket, l.k AS category
+  FROM rollup_log l, p
+  WHERE l.src = 'n' AND l.ch = '' AND l.bits & 12 <> 0 AND l.t1 >= p.lo AND l.t1 < p.hi
+    AND (p.cat IS NULL OR l.k = p.cat)
+    AND NOT pg_visible_in_snapshot(l.xid, (SELECT c.snap FROM rollup_consumers c WHERE c.consumer = 'delays'))
+),
+pieces AS (
+  SELECT raw.x, raw.y, p.cat AS category FROM raw, p
+  UNION ALL
+  SELECT d.bucket, d.bucket + interval '24 hours', d.category FROM dirty d
+),
+rawd AS MATERIALIZED (  -- the delays read from the notifications
+  SELECT q.category, q.kind, q.tenths, vp_delay_bin(q.tenths) AS bin
+  FROM pieces
+  CROSS JOIN LATERAL (
+    SELECT n.category::text AS category, d.kind, d.tenths
+    FROM notifications n
+    CROSS JOIN LATERAL vp_notification_delays(n.created_at, n.read_at, n.clicked_at) d
+    WHERE n.created_at >= pieces.x AND n.created_at < pieces.y
+      AND (pieces.category IS NULL OR n.category = pieces.category)
+    OFFSET 0) q
+),
+-- the range's whole days as aligned spans (about 2 per level: 8 for 30 days)
+nodes AS MATERIALIZED (SELECT n.level::smallint AS level, n.bucket FROM p, vp_day_nodes(p.lo, p.hi) n),
+-- a changed day's stored counts come out of its span, its recount from raw rows goes in
+bins AS (
+  SELECT x.category, x.kind, x.bin, sum(x.n) AS n
+  FROM (SELECT b.category, b.kind, b.bin, b.n
+        FROM nodes s
+        CROSS JOIN LATERAL (  -- (each span read through the primary key)
+          SELECT b.category, b.kind, b.bin, b.n FROM rollup_notification_delay_bins b
+          WHERE b.level = s.level AND b.bucket = s.bucket
+            AND (%(category)s::text IS NULL OR b.category = %(category)s::text)
+          OFFSET 0) b
+        UNION ALL
+        SELECT b.category, b.kind, b.bin, -b.n
+        FROM dirty d JOIN rollup_notification_delay_bins b ON b.level = 0 AND b.bucket = d.bucket AND b.category = d.category
+        UNION ALL
+        SELECT r.category, r.kind, r.bin, 1 FROM rawd r) x
+  GROUP BY 1, 2, 3 HAVING sum(x.n) <> 0
+),
+cum AS (
+  SELECT b.*, sum(b.n) OVER w AS cum, sum(b.n) OVER (PARTITION BY b.category, b.kind) AS total
+  FROM bins b WINDOW w AS (PARTITION BY b.category, b.kind ORDER BY b.bin)
+),
+target AS (  -- the bin holding the median (the ceil(total / 2)-th smallest delay) and its rank in the bin
+  SELECT DISTINCT ON (c.category, c.kind) c.category, c.kind, c.bin, ceil(c.total / 2) - (c.cum - c.n) AS rank
+  FROM cum c WHERE c.cum >= ceil(c.total / 2)
+  ORDER BY c.category, c.kind, c.bin
+),
+vals AS (
+  SELECT t.category, t.kind, t.rank, v.tenths, sum(v.n) AS n
+  FROM target t
+  CROSS JOIN LATERAL (
+    SELECT d.tenths, d.n
+    FROM nodes s
+    CROSS JOIN LATERAL (
+      SELECT d.tenths, d.n FROM rollup_notification_delays d
+      WHERE d.category = t.category AND d.kind = t.kind AND d.bin = t.bin AND d.level = s.level AND d.bucket = s.bucket
+      OFFSET 0) d
+    UNION ALL
+    SELECT d.tenths, -d.n
+    FROM dirty x JOIN rollup_notification_delays d
+      ON d.category = t.category AND d.kind = t.kind AND d.bin = t.bin AND d.level = 0 AND d.bucket = x.bucket
+    WHERE x.category = t.category
+    UNION ALL
+    SELECT r.tenths, 1 FROM rawd r WHERE r.category = t.category AND r.kind = t.kind AND r.bin = t.bin) v
+  GROUP BY 1, 2, 3, 4 HAVING sum(v.n) <> 0
+),
+medians AS (
+  SELECT DISTINCT ON (m.category, m.kind) m.category, m.kind, m.tenths / 10.0 AS minutes
+  FROM (SELECT v.*, sum(v.n) OVER (PARTITION BY v.category, v.kind ORDER BY v.tenths) AS cum FROM vals v) m
+  WHERE m.cum >= m.rank
+  ORDER BY m.category, m.kind, m.tenths
+)
+SELECT c.category,
+       c.notifications::bigint AS notifications,
+       c.delivered::bigint AS delivered,
+       c.read::bigint AS read,
+       c.clicked::bigint AS clicked,
+       (SELECT m.minutes FROM medians m WHERE m.category = c.category AND m.kind = 'r')::float8 AS minutes_to_read_p50,
+       (SELECT m.minutes FROM medians m WHERE m.category = c.category AND m.kind = 'c')::float8 AS minutes_to_click_p50,
+       (SELECT n.created_at FROM notifications n
+        WHERE n.category = c.category AND n.created_at >= %(from)s::timestamptz AND n.created_at < %(to)s::timestamptz
+        ORDER BY n.created_at DESC LIMIT 1) AS last_created_at
+FROM cats c
+ORDER BY c.notifications DESC, c.category

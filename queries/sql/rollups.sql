@@ -16,6 +16,12 @@ SELECT changes, rebuilt FROM vp_fold_pairs()
 -- timeout: 10min
 SELECT changes, venues FROM vp_fold_venue_stats()
 
+-- name: rollups.fold_delays --
+-- kind: maintenance
+-- timeout: 10min
+-- (migration 0015: Engagement's notification delays per day and category)
+SELECT changes, days FROM vp_fold_delays()
+
 -- name: rollups.status --
 -- timeout: 10s
 -- Per consumer: the clock and time of its last fold, what that fold took, and its live tail now (log
@@ -30,6 +36,7 @@ CROSS JOIN LATERAL (
   WHERE NOT pg_visible_in_snapshot(l.xid, c.snap)
     AND l.src = ANY (CASE c.consumer WHEN 'activity' THEN '{c,r,f,k,e,n,o}'::"char"[]
                                      WHEN 'pairs' THEN '{p,v}'::"char"[]
+                                     WHEN 'delays' THEN '{n}'::"char"[]
                                      ELSE '{c,r,f,l,o,p,v}'::"char"[] END)
 ) t
 ORDER BY c.consumer
@@ -45,6 +52,7 @@ CROSS JOIN LATERAL (
   WHERE NOT pg_visible_in_snapshot(l.xid, c.snap)
     AND l.src = ANY (CASE c.consumer WHEN 'activity' THEN '{c,r,f,k,e,n,o}'::"char"[]
                                      WHEN 'pairs' THEN '{p,v}'::"char"[]
+                                     WHEN 'delays' THEN '{n}'::"char"[]
                                      ELSE '{c,r,f,l,o,p,v}'::"char"[] END)
 ) t
 WHERE c.consumer = %(consumer)s
@@ -99,6 +107,11 @@ SELECT vp_recompute_offer_funnels(
 -- name: rollups.rebuild_progress --
 -- kind: maintenance
 UPDATE rollup_rebuilds SET next_day = %(next_day)s, updated_at = now() WHERE id = %(id)s
+
+-- name: rollups.rebuild_delays --
+-- kind: maintenance
+-- timeout: 30min
+SELECT vp_rebuild_delays(%(from)s, %(to)s) AS rows
 
 -- name: rollups.rebuild_pairs --
 -- kind: maintenance

@@ -1,4 +1,5 @@
-"""Rollups that make Engagement's exact figures read flat as history grows (issue 13).
+"""Rollups that make Engagement's exact figures read flat as history grows (issue 13): notification delays
+per day, category and bin (and exact delay within a bin), kept by a new consumer, 'delays'.
 
 Revision ID: 0015
 Revises: 0014
