@@ -237,8 +237,10 @@ async def _round(base: str, sessions: int, seconds: float, accounts: dict[str, t
 def _pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
-    vals = sorted(values)
-    return vals[min(len(vals) - 1, round(q * (len(vals) - 1)))]
+    vals = sorted(values)  # interpolated between the nearest ranks, as percentile_cont
+    pos = q * (len(vals) - 1)
+    lo = int(pos)
+    return vals[lo] + (vals[min(lo + 1, len(vals) - 1)] - vals[lo]) * (pos - lo)
 
 
 def _summary(k: int, r: dict[str, Any], idle_rss: int | None) -> dict[str, Any]:
