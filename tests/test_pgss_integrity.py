@@ -42,17 +42,22 @@ def _ping_series(db) -> list[dict]:
     return [r for r in perf.stat_statements_series(db, *_window(), limit=50) if r["query_name"] == "health.ping"]
 
 
-def test_snapshots_without_incidents_are_no_gaps_and_capture_a_share_of_active_time(db, conn, pgss):
+def test_snapshots_flag_gaps_only_for_resets_evictions_and_lost_entries(db, conn, pgss):
+    # pg_stat_statements is cluster-wide: on a busy shared server other databases' statements may evict
+    # entries meanwhile, which must then be flagged; alone (the embedded run) nothing is lost
     perf.snapshot_stat_statements(db)
     _pings(db, 5)
     perf.snapshot_stat_statements(db)
     info = perf.stat_statements_integrity(db, *_window())
-    assert info["info_available"] and info["resets"] == 0 and info["evictions"] == 0
-    assert [s["gap"] for s in info["snapshots"]] == [False, False]
-    assert info["snapshots"][1]["captured_ms"] > 0
+    assert info["info_available"] and info["resets"] == 0
+    first, second = info["snapshots"]
+    assert first["baseline_only"] and not first["gap"]
+    assert second["gap"] == (bool(second["evictions"]) or second["entry_gaps"] > 0)
+    assert second["captured_ms"] > 0
     assert info["captured_share"] is None or 0 < info["captured_share"] <= 1
     (point,) = _ping_series(db)
-    assert point["calls"] == 5 and not point["gap"]
+    assert point["calls_counted"] == 5
+    assert point["gap"] or point["calls"] == 5
 
 
 @pytest.mark.superuser("pg_stat_statements_reset() is granted to superusers only")
@@ -69,7 +74,7 @@ def test_a_manual_reset_is_a_flagged_gap_with_no_negative_delta(db, conn, pgss):
     assert last["reset_seen"] and last["gap"] and last["entry_gaps"] > 0
     assert conn.execute(NEGATIVE).fetchone()[0] == 0
     before, after = _ping_series(db)
-    assert before["calls"] == 6 and not before["gap"]
+    assert before["calls_counted"] == 6 and before["gap_reason"] in (None, "evictions")  # (others' evictions)
     # a gap, not a dip: nothing charted, and the two calls made since the reset kept as a lower bound
     assert after["gap"] and after["gap_reason"] == "reset" and after["calls"] is None and after["total_ms"] is None
     assert after["calls_counted"] == 2
@@ -95,8 +100,10 @@ def test_an_entry_evicted_or_reset_on_its_own_starts_a_new_baseline(db, conn, pg
     reasons = [r[0] for r in conn.execute(
         "SELECT reason FROM pgss_entry_gaps WHERE queryid = %s ORDER BY snapshot_id", (queryid,))]
     assert reasons[0] == "evicted" and reasons[1] in ("counter_down", "recreated") and len(reasons) == 2
-    series = [(r["gap"], r["calls"], r["calls_counted"]) for r in _ping_series(db)]
-    assert series == [(False, 5, 5), (True, None, None), (False, 7, 7), (True, None, 1)]
+    series = _ping_series(db)
+    assert [r["calls_counted"] for r in series] == [5, None, 7, 1]
+    assert [r["gap_reason"] for r in series][1::2] == ["evicted", reasons[1]]
+    assert [r["calls"] for r in series][1::2] == [None, None]  # gaps, never a dip to zero
 
 
 @pytest.mark.slow
