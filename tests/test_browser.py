@@ -36,7 +36,7 @@ VIEWPORT = {"width": 1440, "height": 1000}
 BROKEN = ("Something went wrong", "could not load its data", "is not reachable", "not available right now")
 # A key element of each page beyond its heading (subheaders or metrics it always shows on seeded data).
 KEY_TEXT = {
-    "query_performance": ["Per-query percentiles", "Slowest executions", "pg_stat_statements integrity",
+    "query_performance": ["Per-query percentiles", "Slowest executions", "Waits", "pg_stat_statements integrity",
                           "Plan changes", "EXPLAIN"],
     "jobs_health": ["Jobs", "Partitions", "Counter drift"],
 }
