@@ -146,6 +146,68 @@ def test_sign_in_page_refuses_a_wrong_password_readably(running_app, chromium): 
         context.close()
 
 
+OWNER_DATA_PAGES = ("venues", "offers", "overview")  # the owner lands on Overview: visit it last
+OWNER_EMPTY_STATES = ("no flash offers yet", "No offers ran between", "Nobody viewed these offers",
+                      "Nobody claimed these offers", "No venues are linked", "have been recorded yet",
+                      "Nothing happened between", "No check-ins between", "is in the venue statistics yet",
+                      "No venue has any engagement yet")
+
+
+def test_the_demo_owner_sees_data_benchmarks_and_subscribes_to_the_weekly_report(running_app, chromium,  # noqa: F811
+                                                                                  seeded_db_url):  # noqa: F811
+    """As the demo owner `venuepulse up` prints: Overview, Venues and Offers draw charts and tables with data,
+    the benchmark panel gives quartiles or the fewer-than-5 notice, and the weekly report can be switched on and
+    off — without an error anywhere."""
+    from venuepulse.queries.access.accounts import create_demo_accounts
+    from venuepulse.queries.core.runner import Database
+
+    with Database(seeded_db_url, record=False) as db:
+        password = {u: p for u, _, p in create_demo_accounts(db, reset=True)}["demo-owner"]
+    context = chromium.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    problems = []
+    try:
+        _sign_in(page, running_app.base_url, "demo-owner", password)
+        specs = {p.key: p for p in pages_for("venue_owner")}
+        default = pages_for("venue_owner")[0].key
+        for key in OWNER_DATA_PAGES:
+            spec = specs[key]
+            _open(page, running_app.base_url, key, spec.title, default=key == default)
+            try:
+                _check_page(page, spec, "demo owner")
+                main = page.locator("[data-testid='stMain']")
+                charts, tables = main.locator("[data-testid='stPlotlyChart']").count(), \
+                    main.locator("[data-testid='stDataFrame']").count()
+                assert charts > 0 and tables > 0, f"{key}: {charts} charts, {tables} tables"
+                text = main.inner_text()
+                shown = [e for e in OWNER_EMPTY_STATES if e in text]
+                assert not shown, f"{key}: empty state {shown}"
+            except AssertionError as exc:
+                problems.append(str(exc).splitlines()[0])
+            if key != "offers":
+                continue
+            text = page.locator("[data-testid='stMain']").inner_text()
+            quartiles = page.locator(".st-key-csv_benchmarks").count()  # drawn with the quartiles' table only
+            if not (quartiles == 1 or "Fewer than 5 similar venues" in text):
+                problems.append("offers: the benchmark panel shows neither quartiles nor the fewer-than-5 notice")
+            if "cannot be changed at the moment" in text:
+                problems.append("offers: weekly reports unavailable")
+                continue
+            page.get_by_label("E-mail address", exact=True).fill("demo-owner@example.com")
+            page.get_by_role("button", name="Subscribe", exact=True).click()
+            page.get_by_text("Subscribed — the weekly report goes to demo-owner@example.com.").wait_for(timeout=30_000)
+            wait_for_streamlit(page)
+            screenshot(page, screenshot_dir() / "offers-owner.png")
+            page.get_by_role("button", name="Unsubscribe", exact=True).click()
+            page.get_by_text("Not subscribed.").wait_for(timeout=30_000)
+            wait_for_streamlit(page)
+            assert page.locator(EXCEPTION).count() == 0
+            assert "Nothing was changed" not in page.locator("[data-testid='stMain']").inner_text()
+    finally:
+        context.close()
+    assert not problems, problems
+
+
 def _write_times() -> None:
     path = screenshot_dir() / "render_times.json"
     old = json.loads(path.read_text()) if path.exists() else {}
