@@ -19,8 +19,9 @@ from venuepulse import embedded
 from venuepulse.config import normalize_url
 
 TEST_URL_ENV = "VENUEPULSE_TEST_DATABASE_URL"
-# Fixed instants, the `clock` marker and the boundary run's checks (docs/testing.md, "Time and the test suite").
-pytest_plugins = ("tests.fixtures.clock",)
+# Fixed instants, the `clock` marker and the boundary run's checks (docs/testing.md, "Time and the test suite");
+# a streaming replica of the embedded server (tests/fixtures/replica.py).
+pytest_plugins = ("tests.fixtures.clock", "tests.fixtures.replica")
 
 
 def _short_tmpdir(prefix: str) -> Path:

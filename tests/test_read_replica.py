@@ -1,15 +1,12 @@
 """The dashboard reading from a streaming replica (docs/scaling.md, "Read replica").
 
-A real hot standby of the session's embedded server is made once (``venuepulse db replica create``'s code);
-with ``VENUEPULSE_TEST_DATABASE_URL`` pointing at an external server those tests skip, and the fallback
-tests run against a replica address where nothing listens.
+A real hot standby of the session's embedded server is made once (tests/fixtures/replica.py); with
+``VENUEPULSE_TEST_DATABASE_URL`` pointing at an external server those tests skip, and the fallback tests
+run against a replica address where nothing listens.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +16,7 @@ import pytest
 
 from tests.fixtures import pages
 from tests.fixtures.databases import with_database
+from tests.fixtures.replica import lsn, wait_replayed
 from venuepulse import replica
 from venuepulse.config import read_fallback, resolve_read_database_url
 from venuepulse.dashboard.context import replica_url
@@ -29,37 +27,6 @@ from venuepulse.queries.pages import venues
 NOWHERE = "postgresql://postgres@/venuepulse?host=/tmp/vp-no-replica-here&port=5999"
 
 
-def _lsn(text: str) -> int:
-    hi, lo = text.split("/")
-    return (int(hi, 16) << 32) | int(lo, 16)
-
-
-def _wait_replayed(primary_url: str, replica_admin_url: str, timeout: float = 60.0) -> None:
-    """Until the replica has replayed everything the primary has written so far (polling, not timing)."""
-    with psycopg.connect(primary_url, autocommit=True) as p:
-        target = _lsn(p.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(replica_admin_url, autocommit=True) as r:
-        while _lsn(r.execute("SELECT pg_last_wal_replay_lsn()::text").fetchone()[0]) < target:
-            assert time.monotonic() < deadline, "the replica did not replay the primary's WAL"
-            time.sleep(0.05)
-
-
-@pytest.fixture(scope="session")
-def replica_dir(pg_server_url: str):
-    """A streaming replica of the session's embedded server, made once: its directory."""
-    if os.environ.get("VENUEPULSE_TEST_DATABASE_URL"):
-        pytest.skip("VENUEPULSE_TEST_DATABASE_URL points to an external server: the tests make a streaming "
-                    "replica only of the embedded server they start themselves (pg_basebackup of it, on this machine)")
-    rdir = Path(tempfile.mkdtemp(prefix="vpr-", dir="/tmp"))
-    try:
-        replica.create(pg_server_url, rdir, port=5433, sync=False)
-        yield rdir
-    finally:
-        replica.remove(rdir)
-        shutil.rmtree(rdir, ignore_errors=True)
-
-
 @pytest.fixture
 def on_replica(replica_dir: Path, pg_server_url: str, db_url: str, monkeypatch) -> dict[str, str]:
     """The test's database with the dashboard's roles, as the pages read it through the replica:
@@ -67,7 +34,7 @@ def on_replica(replica_dir: Path, pg_server_url: str, db_url: str, monkeypatch) 
     roles = pages.use_login_roles(db_url, monkeypatch)
     replica.start_replica(replica_dir)  # a test that stopped it may have failed before starting it again
     admin = replica.url(replica_dir, "postgres")
-    _wait_replayed(pg_server_url, admin)
+    wait_replayed(pg_server_url, admin)
     dbname = urlsplit(db_url).path.lstrip("/")
     monkeypatch.setenv("VENUEPULSE_READ_DATABASE_URL", with_database(admin, dbname))
     monkeypatch.delenv("VENUEPULSE_READ_FALLBACK", raising=False)
@@ -158,10 +125,10 @@ def test_a_check_in_on_the_primary_appears_on_the_replica_backed_page_data_once_
     router = _router(on_replica["reader_url"])
     try:
         conn.execute("SELECT check_in(%s, %s)", (user, venue))
-        committed = _lsn(conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
+        committed = lsn(conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
         deadline = time.monotonic() + 60
         status = router.status()
-        while status.replay_lsn is None or _lsn(status.replay_lsn) < committed:
+        while status.replay_lsn is None or lsn(status.replay_lsn) < committed:
             assert time.monotonic() < deadline, "the replica never replayed the check-in"
             time.sleep(0.05)
             status = router.status()
@@ -177,7 +144,7 @@ def test_a_check_in_on_the_primary_appears_on_the_replica_backed_page_data_once_
 def test_pages_read_from_the_replica_and_show_its_lag_in_the_as_of_line(on_replica, conn, pg_server_url):
     user, venue = _venue_and_user(conn)
     conn.execute("SELECT check_in(%s, %s)", (user, venue))
-    _wait_replayed(pg_server_url, on_replica["replica_admin"])
+    wait_replayed(pg_server_url, on_replica["replica_admin"])
     at = pages.run_page("overview", username="pm-user", role="pm")
     shown = pages.texts(at)
     assert "Read from the replica" in shown and "behind the primary" in shown
