@@ -352,16 +352,16 @@ def up(args: argparse.Namespace) -> int:
 
     if args.port is not None:
         launcher.choose_port(args.port)  # a taken --port is refused before anything starts
+    _, source = url_source(args)
+    if args.replica and source != "embedded":  # refused before anything starts
+        raise ConfigError("--replica makes a streaming replica of the embedded server; with a database URL "
+                          f"from {source}, point VENUEPULSE_READ_DATABASE_URL at your own replica instead")
     url, started = step_database(args)
     step_migrate(url, "head")
-    _, source = url_source(args)
     read_url = replica_dir = None
     if args.replica:
         from venuepulse import replica
 
-        if source != "embedded":
-            raise ConfigError("--replica makes a streaming replica of the embedded server; with a database URL "
-                              f"from {source}, point VENUEPULSE_READ_DATABASE_URL at your own replica instead")
         rdir = replica.default_dir()
         read_url, started_replica = replica.ensure(_embedded_admin_url(args, "create"), rdir)
         replica_dir = rdir if started_replica else None

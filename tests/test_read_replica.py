@@ -76,6 +76,14 @@ def test_the_read_roles_connect_to_the_read_server_as_themselves(monkeypatch):
         "postgresql://venuepulse_dashboard:p%40ss@replica:5433/app?sslmode=require"
 
 
+def test_replica_commands_refuse_a_configured_database_url_before_starting_anything(run_cli):
+    env = {"VENUEPULSE_DATABASE_URL": "postgresql://app@127.0.0.1:1/app"}
+    made = run_cli("db", "replica", "create", env=env)
+    assert made.returncode == 2 and "manages only the embedded server" in made.stderr
+    up = run_cli("up", "--replica", env=env)
+    assert up.returncode == 2 and "VENUEPULSE_READ_DATABASE_URL" in up.stderr and "Traceback" not in up.stderr
+
+
 # -- a replica that is not there (any server) ---------------------------------------------------------------
 
 
