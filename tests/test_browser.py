@@ -38,7 +38,7 @@ BROKEN = ("Something went wrong", "could not load its data", "is not reachable",
 KEY_TEXT = {
     "query_performance": ["Per-query percentiles", "Slowest executions", "Waits", "pg_stat_statements integrity",
                           "Plan changes", "EXPLAIN"],
-    "jobs_health": ["Jobs", "Partitions", "Counter drift"],
+    "jobs_health": ["Jobs", "Partitions", "Replication", "Counter drift"],
 }
 RENDER_TIMES: dict[str, dict[str, float]] = {}
 

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 _UNAVAILABLE_STATES = ("08", "57P")
 
 
+class _Down(Exception):
+    """The replica did not answer (internal to ReadRouter)."""
+
+
 class ReplicaUnavailable(DatabaseUnavailable):
     """The read replica is unreachable and falling back to the primary is turned off (read_fallback = false)."""
 
@@ -167,16 +171,10 @@ class ReadRouter:
         where = describe_url(self.replica.url)
         if self._replica_usable():
             try:
-                row = self.replica.one("replication.lag", cache=False)
-            except (DatabaseUnavailable, QueryError) as exc:
-                if _unavailable(exc) and not self._probe():
-                    return self._down_status()
-                try:
-                    row = self.replica.one("replication.lag", cache=False)
-                except (DatabaseUnavailable, QueryError) as again:
-                    self._mark_down(again)
-                    return self._down_status()
-            row = row or {}
+                row = self._lag_row()
+            except _Down:
+                return self._down_status()
+            row = row or {}  # it answers, but its lag could not be read: shown as unknown
             status = ReadStatus("replica", where, lag_seconds=row.get("lag_seconds"),
                                 replay_behind_bytes=row.get("replay_behind_bytes"),
                                 replayed_commit_at=row.get("replayed_commit_at"), replay_lsn=row.get("replay_lsn"),
@@ -186,6 +184,22 @@ class ReadRouter:
         with self._lock:
             self._status = status
         return status
+
+    def _lag_row(self) -> dict[str, Any] | None:
+        """The replica's ``replication.lag`` row; None when it answers but that query failed; raises
+        :class:`_Down` (and marks it down) when it does not answer."""
+        for attempt in (1, 2):
+            try:
+                return self.replica.one("replication.lag", cache=False)
+            except (DatabaseUnavailable, QueryError) as exc:
+                if not _unavailable(exc):
+                    log.warning("replica lag not read: %s", exc)
+                    return None
+                # first failure: maybe a pooled connection broken by a restart; a probe tells
+                if attempt == 2 or not self._probe():
+                    self._mark_down(exc)
+                    raise _Down from exc
+        return None
 
     def _down_status(self) -> ReadStatus:
         status = ReadStatus("fallback" if self.fallback else "refused", describe_url(self.replica.url),
