@@ -159,7 +159,9 @@ async def _view(page, base: str, spec, default: bool) -> tuple[float, str | None
         """(arg) => { const app = document.querySelector(arg.app);
                      const h1 = document.querySelector('[data-testid="stMain"] h1');
                      return app !== null && h1 !== null && h1.innerText.toLowerCase().includes(arg.title); }""",
-        arg={"app": SCRIPT_DONE, "title": spec.title.lower()}, timeout=VIEW_TIMEOUT_MS)
+        # polled on a timer: the default (requestAnimationFrame) stalls in a browser page that is not in
+        # front, which all but one of K sessions in one headless browser are
+        arg={"app": SCRIPT_DONE, "title": spec.title.lower()}, polling=100, timeout=VIEW_TIMEOUT_MS)
     elapsed = time.perf_counter() - started
     if await page.locator(EXCEPTION).count():
         return elapsed, f"{spec.key}: exception shown"
