@@ -118,6 +118,10 @@ def test_a_primary_restarted_fast_and_immediately_under_load_loses_nothing_ackno
             else:
                 _immediate_stop(ddir)
             time.sleep(1.0)  # the simulator, the jobs and the pools meet a server that is gone
+            if shutdown == "fast":  # the open session while the server is down: a readable message, no traceback
+                down = page.run()
+                assert not down.exception, [e.message for e in down.exception]
+                assert "not reachable" in texts(down) or "could not load its data" in texts(down), texts(down)
             assert embedded.ensure_running(ddir) == url
             _wait(f"the simulator writing again after the {shutdown} restart",
                   lambda b=before: len(_Acknowledged.check_ins) >= b + 10, timeout=45)
