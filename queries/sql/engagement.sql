@@ -70,7 +70,8 @@ ORDER BY 1
 
 -- name: engagement.venue_by_category --
 -- (one pass over each category's cumulative score counts: the k-th smallest score is the first whose
--- running count exceeds k; percentile_cont interpolates between the scores at floor and ceil of q * (n - 1))
+-- running count exceeds k; percentile_cont interpolates between the scores at floor and ceil of q * (n - 1);
+-- counts in bigint, the positions computed once per category)
 WITH sc AS (SELECT (SELECT vp_is_scoped_role()) AS scoped),
 s AS (
   SELECT h.category, h.score, h.venues FROM venue_stats_scores h
@@ -78,25 +79,24 @@ s AS (
   UNION ALL
   SELECT category::text, engagement_score, 1 FROM venue_stats_visible WHERE (SELECT scoped FROM sc)
 ),
-g AS (SELECT category, score, sum(venues) AS venues FROM s GROUP BY 1, 2),
-hc AS (
-  SELECT g.category, g.score, g.venues,
-         sum(g.venues) OVER (PARTITION BY g.category ORDER BY g.score) AS cum,
-         sum(g.venues) OVER (PARTITION BY g.category) AS n
-  FROM g
+g AS (SELECT category, score, sum(venues)::bigint AS venues FROM s GROUP BY 1, 2),
+hc AS (SELECT g.category, g.score, sum(g.venues) OVER (PARTITION BY g.category ORDER BY g.score)::bigint AS cum FROM g),
+c AS (
+  SELECT category, sum(venues)::bigint AS n, max(score) AS max_score, sum(score * venues) AS total FROM g GROUP BY category
+),
+k AS (
+  SELECT c.category, q.q, q.q * (c.n - 1) AS pos, floor(q.q * (c.n - 1))::bigint AS klo,
+         ceil(q.q * (c.n - 1))::bigint AS khi
+  FROM c CROSS JOIN (VALUES (0.5), (0.9)) AS q(q)
 ),
 q AS (
-  SELECT hc.category, q.q, q.q * (hc.n - 1) AS pos,
-         min(hc.score) FILTER (WHERE hc.cum > floor(q.q * (hc.n - 1))) AS lo,
-         min(hc.score) FILTER (WHERE hc.cum > ceil(q.q * (hc.n - 1))) AS hi
-  FROM hc CROSS JOIN (VALUES (0.5), (0.9)) AS q(q)
-  GROUP BY hc.category, q.q, hc.n
-),
-c AS (
-  SELECT category, max(n) AS n, max(score) AS max_score, sum(score * venues) AS total FROM hc GROUP BY category
+  SELECT k.category, k.q, k.pos, min(hc.score) FILTER (WHERE hc.cum > k.klo) AS lo,
+         min(hc.score) FILTER (WHERE hc.cum > k.khi) AS hi
+  FROM k JOIN hc ON hc.category = k.category
+  GROUP BY k.category, k.q, k.pos
 )
 SELECT c.category,
-       c.n::bigint AS venues,
+       c.n AS venues,
        (SELECT (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 FROM q WHERE q.category = c.category AND q.q = 0.5) AS p50,
        (SELECT (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 FROM q WHERE q.category = c.category AND q.q = 0.9) AS p90,
        c.max_score::float8 AS max_score,
