@@ -197,3 +197,53 @@ def test_the_day_nodes_cover_a_range_once_with_few_aligned_spans(conn):
         for level, bucket in nodes:
             assert int(bucket.timestamp()) // DAY_S % 2 ** level == 0
         assert len(nodes) <= 2 * 8 + (hi_days - lo_days) // 128
+
+
+def _percentile_cont(values: list, q: float) -> float:
+    values = sorted(float(v) for v in values)
+    pos = q * (len(values) - 1)
+    lo, hi = values[math.floor(pos)], values[math.ceil(pos)]
+    return lo + (hi - lo) * (pos - math.floor(pos))
+
+
+def assert_score_summary_equals_venue_stats(conn) -> None:
+    rows = conn.execute("SELECT category::text, engagement_score FROM venue_stats").fetchall()
+    want: dict = {}
+    for cat, score in rows:
+        for c in ("", cat):
+            want.setdefault(c, []).append(score)
+    got = {r[0]: r[1:] for r in conn.execute(
+        "SELECT category, venues, zero_venues, min_score, max_score, total, p50, p90, p99 "
+        "FROM venue_stats_score_summary WHERE venues > 0").fetchall()}
+    assert set(got) == set(want)
+    for c, scores in want.items():
+        n, zero, lo, hi, total, p50, p90, p99 = got[c]
+        assert (n, zero, lo, hi, total) == (len(scores), scores.count(0), min(scores), max(scores), sum(scores)), c
+        for q, v in ((0.5, p50), (0.9, p90), (0.99, p99)):
+            assert v == pytest.approx(_percentile_cont(scores, q)), (c, q)
+
+
+def test_the_venue_score_summary_stays_equal_to_venue_stats_through_folds(conn, db):
+    users = [uuid.UUID(int=0x910 + i) for i in range(4)]
+    venues = [uuid.UUID(int=0xD00 + i) for i in range(6)]
+    for i, u in enumerate(users):
+        conn.execute("INSERT INTO users (id, username, display_name) VALUES (%s, %s, 'U')", (u, f"s{i}"))
+    for i, v in enumerate(venues):
+        conn.execute("INSERT INTO venues (id, name, category, city, lat, lng) VALUES (%s, %s, %s, 'Porto', 41.1, -8.6)",
+                     (v, f"V{i}", ["bar", "cafe", "bar"][i % 3]))
+    rollups.fold(db)
+    assert_score_summary_equals_venue_stats(conn)
+    for i in range(14):
+        conn.execute("SELECT check_in(%s, %s, %s)", (users[i % 4], venues[i * 5 % 6], NOW - timedelta(hours=i)))
+        if i % 3 == 0:
+            conn.execute("INSERT INTO favorites (user_id, venue_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                         (users[i % 4], venues[i % 6]))
+        if i % 5 == 4:
+            rollups.fold(db)
+            assert_score_summary_equals_venue_stats(conn)
+    conn.execute("UPDATE venues SET category = 'museum' WHERE id = %s", (venues[0],))
+    conn.execute("DELETE FROM venues WHERE id = %s", (venues[1],))
+    rollups.fold(db)
+    assert_score_summary_equals_venue_stats(conn)
+    conn.execute("SELECT refresh_venue_stats(true)")
+    assert_score_summary_equals_venue_stats(conn)

@@ -7,34 +7,22 @@
 
 -- Venue engagement comes from venue_stats_scores (venues per engagement score and category, kept with
 -- venue_stats by the same folds: the same numbers as venue_stats, read from a few hundred scores instead
--- of every venue).  A venue owner's connection (no page of theirs reads these) sees no scores there and
--- gets the same numbers from venue_stats_visible instead, under its scope.
+-- of every venue); the summary and per-category figures from venue_stats_score_summary (migration 0015:
+-- a dozen rows kept with venue_stats_scores in the same transactions).  A venue owner's connection (no
+-- page of theirs reads these) sees no scores there and gets the same numbers from venue_stats_visible
+-- instead, under its scope.
 
 -- name: engagement.venue_summary --
-WITH sc AS (SELECT (SELECT vp_is_scoped_role()) AS scoped),
-h AS (
-  SELECT s.score, s.venues FROM venue_stats_scores s
-  WHERE s.category = coalesce(%(category)s::text, '') AND NOT (SELECT scoped FROM sc)
-),
-hc AS (SELECT h.score, sum(h.venues) OVER (ORDER BY h.score) AS cum FROM h),
-n AS (SELECT coalesce(sum(venues), 0) AS n, sum(score * venues) AS total FROM h),
-q AS (
-  SELECT q.q, q.q * (n.n - 1) AS pos,
-         (SELECT min(hc.score) FROM hc WHERE hc.cum > floor(q.q * (n.n - 1))) AS lo,
-         (SELECT min(hc.score) FROM hc WHERE hc.cum > ceil(q.q * (n.n - 1))) AS hi
-  FROM (VALUES (0.5), (0.9), (0.99)) AS q(q), n WHERE n.n > 0
-),
-pct AS (SELECT q.q, (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 AS v FROM q)
-SELECT n.n::bigint AS venues,
-       (SELECT min(score) FROM h)::float8 AS min_score,
-       (SELECT v FROM pct WHERE q = 0.5) AS p50,
-       (SELECT v FROM pct WHERE q = 0.9) AS p90,
-       (SELECT v FROM pct WHERE q = 0.99) AS p99,
-       (SELECT max(score) FROM h)::float8 AS max_score,
-       (n.total / nullif(n.n, 0))::float8 AS mean_score,
-       coalesce((SELECT venues FROM h WHERE score = 0), 0)::bigint AS zero_venues,
-       CASE WHEN n.n > 0 THEN (SELECT as_of FROM rollup_consumers WHERE consumer = 'venue_stats') END AS refreshed_at
-FROM n
+WITH sc AS (SELECT (SELECT vp_is_scoped_role()) AS scoped)
+SELECT coalesce(m.venues, 0)::bigint AS venues,
+       m.min_score::float8 AS min_score,
+       m.p50, m.p90, m.p99,
+       m.max_score::float8 AS max_score,
+       (m.total / nullif(m.venues, 0))::float8 AS mean_score,
+       coalesce(m.zero_venues, 0)::bigint AS zero_venues,
+       CASE WHEN m.venues > 0 THEN (SELECT as_of FROM rollup_consumers WHERE consumer = 'venue_stats') END AS refreshed_at
+FROM (SELECT 1) one
+LEFT JOIN venue_stats_score_summary m ON m.category = coalesce(%(category)s::text, '')
 WHERE NOT (SELECT scoped FROM sc)
 UNION ALL
 SELECT count(*)::bigint AS venues,
@@ -69,17 +57,15 @@ GROUP BY 1, 2
 ORDER BY 1
 
 -- name: engagement.venue_by_category --
--- (one pass over each category's cumulative score counts: the k-th smallest score is the first whose
--- running count exceeds k; percentile_cont interpolates between the scores at floor and ceil of q * (n - 1);
--- counts in bigint, the positions computed once per category)
+-- From venue_stats_score_summary (migration 0015: kept per category with venue_stats_scores).  An owner's
+-- connection computes the same from venue_stats_visible: one pass over each category's cumulative score
+-- counts (the k-th smallest score is the first whose running count exceeds k; percentile_cont
+-- interpolates between the scores at floor and ceil of q * (n - 1)).
 WITH sc AS (SELECT (SELECT vp_is_scoped_role()) AS scoped),
-s AS (
-  SELECT h.category, h.score, h.venues FROM venue_stats_scores h
-  WHERE h.category <> '' AND NOT (SELECT scoped FROM sc)
-  UNION ALL
-  SELECT category::text, engagement_score, 1 FROM venue_stats_visible WHERE (SELECT scoped FROM sc)
+g AS (
+  SELECT category::text AS category, engagement_score AS score, count(*)::bigint AS venues
+  FROM venue_stats_visible WHERE (SELECT scoped FROM sc) GROUP BY 1, 2
 ),
-g AS (SELECT category, score, sum(venues)::bigint AS venues FROM s GROUP BY 1, 2),
 hc AS (SELECT g.category, g.score, sum(g.venues) OVER (PARTITION BY g.category ORDER BY g.score)::bigint AS cum FROM g),
 c AS (
   SELECT category, sum(venues)::bigint AS n, max(score) AS max_score, sum(score * venues) AS total FROM g GROUP BY category
@@ -94,15 +80,22 @@ q AS (
          min(hc.score) FILTER (WHERE hc.cum > k.khi) AS hi
   FROM k JOIN hc ON hc.category = k.category
   GROUP BY k.category, k.q, k.pos
+),
+x AS (
+  SELECT m.category, m.venues, m.p50, m.p90, m.max_score::float8 AS max_score, m.total::float8 AS total_score
+  FROM venue_stats_score_summary m
+  WHERE m.category <> '' AND m.venues > 0 AND NOT (SELECT scoped FROM sc)
+  UNION ALL
+  SELECT c.category,
+         c.n,
+         (SELECT (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 FROM q WHERE q.category = c.category AND q.q = 0.5),
+         (SELECT (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 FROM q WHERE q.category = c.category AND q.q = 0.9),
+         c.max_score::float8,
+         c.total::float8
+  FROM c
 )
-SELECT c.category,
-       c.n AS venues,
-       (SELECT (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 FROM q WHERE q.category = c.category AND q.q = 0.5) AS p50,
-       (SELECT (q.lo + (q.hi - q.lo) * (q.pos - floor(q.pos)))::float8 FROM q WHERE q.category = c.category AND q.q = 0.9) AS p90,
-       c.max_score::float8 AS max_score,
-       c.total::float8 AS total_score
-FROM c
-ORDER BY total_score DESC, c.category
+SELECT category, venues, p50, p90, max_score, total_score FROM x
+ORDER BY total_score DESC, category
 
 -- User-venue engagement comes from the pair rollups (migration 0007): score histogram, users and venues
 -- per venue category ('' = all), plus the pairs changed since their last fold (the live tail of

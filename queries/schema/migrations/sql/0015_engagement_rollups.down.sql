@@ -1,4 +1,10 @@
 -- Undoes 0015_engagement_rollups.up.sql.
+DROP TRIGGER vp_venue_stats_scores_ins ON venue_stats_scores;
+DROP TRIGGER vp_venue_stats_scores_upd ON venue_stats_scores;
+DROP TRIGGER vp_venue_stats_scores_del ON venue_stats_scores;
+DROP FUNCTION vp_venue_stats_scores_changed();
+DROP FUNCTION vp_venue_stats_summary_refresh(text[]);
+DROP TABLE venue_stats_score_summary;
 DELETE FROM rollup_consumers WHERE consumer = 'delays';
 DROP FUNCTION vp_fold_delays();
 DROP FUNCTION vp_rebuild_delays(timestamptz, timestamptz);
