@@ -188,7 +188,8 @@ def test_counter_drift_in_the_window(db, conn):
 
 def test_partitions_ahead_below_the_policy(db):
     far = datetime(2031, 1, 15, tzinfo=UTC)  # no partition reaches that far: every table is short
-    assert subjects(db, "partitions_ahead", {}, now=far) == ["check_ins", "event_stream", "query_performance_log"]
+    assert subjects(db, "partitions_ahead", {}, now=far) == ["check_ins", "event_stream", "query_performance_log",
+                                                            "wait_samples"]
 
 
 def test_stale_rollups_per_consumer(db, conn):
