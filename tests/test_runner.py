@@ -123,3 +123,15 @@ def test_the_postgresql_15_route_prepares_and_explains_the_forced_generic_plan(d
         lines = Database._explain_prepared(conn, cur, get("feed.activity"))
         again = Database._explain_prepared(conn, cur, get("feed.activity"))  # deallocated: repeatable
     assert lines == again and any("friendships" in line for line in lines)
+
+
+def test_a_missing_database_is_named_without_the_servers_severity_word(pg_server_url):
+    from urllib.parse import urlsplit, urlunsplit
+
+    from venuepulse.queries.core.connect import connect
+
+    missing = urlunsplit(urlsplit(pg_server_url)._replace(path="/vp_no_such_database"))
+    with pytest.raises(DatabaseUnavailable) as err:
+        connect(missing)
+    assert 'database "vp_no_such_database" does not exist' in str(err.value)
+    assert "FATAL" not in str(err.value) and "fATAL" not in str(err.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -18,7 +19,10 @@ def _why(exc: BaseException) -> str:
     msg = lines[0] if lines else type(exc).__name__
     if "failed:" in msg:
         msg = msg.rsplit("failed:", 1)[1].strip()
-    return msg[:1].lower() + msg[1:]
+    # the server's own severity ('FATAL:  database "x" does not exist') says nothing to the reader
+    msg = re.sub(r"^(FATAL|ERROR|PANIC):\s*", "", msg)
+    # 'Connection refused' reads on after a colon as 'connection refused'; 'SSL ...' keeps its capitals
+    return msg[:1].lower() + msg[1:] if msg[1:2].islower() else msg
 
 
 def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10, **kw: Any) -> psycopg.Connection:
