@@ -48,6 +48,7 @@ def _reads(url: str, read_url: str | None, fallback: bool) -> ReadRouter:
 # Pages about the primary server itself (its sessions, locks, vacuum): they read it, not the replica.
 PRIMARY_PAGES = frozenset({"database_health"})
 READS_KEY = "vp_reads"  # the page's ReadRouter, for widgets.freshness's "as of" line
+_SHOWN_SOURCE_KEY = "vp_read_source_shown"  # where the top of the page said it reads from
 
 
 def context_for(account: Account, page: str | None = None) -> PageContext:
@@ -66,6 +67,7 @@ def _read_source(ctx: PageContext) -> bool:
     if reads is None or reads.replica is None:
         return True
     status = reads.status()
+    st.session_state[_SHOWN_SOURCE_KEY] = status.source
     if status.source == "refused":
         st.error(f"This page is not shown: {reads.refusal()}. Start the replica (`venuepulse db replica start`) "
                  "or set read_fallback = true.", icon=":material/sync_problem:")
@@ -75,6 +77,17 @@ def _read_source(ctx: PageContext) -> bool:
     else:
         st.caption(status.describe())
     return True
+
+
+def _replica_lost_while_drawing(ctx: PageContext) -> None:
+    """The line at the top said "read from the replica" (its status is cached for a second); when the
+    replica stopped answering while the page was drawn, its reads went to the primary: say so."""
+    reads = ctx.reads
+    if reads is None or reads.replica is None or reads.served["primary"] == 0:
+        return
+    status = reads.status()
+    if status.source == "fallback" and st.session_state.get(_SHOWN_SOURCE_KEY) == "replica":
+        st.warning(status.describe(), icon=":material/sync_problem:")
 
 
 def render_page(key: str, account: Account) -> None:
@@ -87,6 +100,7 @@ def render_page(key: str, account: Account) -> None:
         ctx = context_for(account, key)
         if _read_source(ctx):
             spec.render_function()(ctx)
+            _replica_lost_while_drawing(ctx)
     except ScriptControlException:
         raise  # st.rerun / st.stop are how Streamlit works, not errors
     except ReplicaUnavailable as exc:
