@@ -76,6 +76,7 @@ LOCAL: dict[str, str] = {
     "rollup_pair_totals": "all-venue rollup: a row per category",
     "rollup_pair_users": "distinct users per category (users are not co-located with venues)",
     "venue_stats_scores": "all-venue rollup: category x score",
+    "venue_stats_score_summary": "all-venue rollup: a row per category (score percentiles)",
     "alert_rules": "alerting",
     "alert_channels": "alerting",
     "alert_rule_channels": "alerting",
