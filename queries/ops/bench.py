@@ -177,15 +177,23 @@ def drop_writers(url: str) -> None:
 _TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
 
 
-def pgbench(url: str, script: str, *, clients: int, seconds: int, users: int, venues: int, offers: int = 1) -> float:
-    """Transactions per second of one pgbench run of ``script`` (a key of SCRIPTS)."""
+def pgbench(url: str, script: str, *, clients: int, seconds: int, users: int, venues: int, offers: int = 1,
+            capture: bool = True) -> float:
+    """Transactions per second of one pgbench run of ``script`` (a key of SCRIPTS); ``capture=False`` runs its
+    sessions with the rollups' capture off (``venuepulse.capture``, a setting any role may give its own
+    sessions at connection start, where ALTER DATABASE SET of it needs a superuser on PostgreSQL 15)."""
     body = SCRIPTS[script]
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(body)
         path = f.name
     env = {"PATH": "/usr/bin:/bin"}
+    options = []
     if triggers_off(script):
-        env["PGOPTIONS"] = "-c session_replication_role=replica"
+        options.append("-c session_replication_role=replica")
+    if not capture:
+        options.append("-c venuepulse.capture=off")
+    if options:
+        env["PGOPTIONS"] = " ".join(options)
     cmd = [pgbench_path(), "-n", "-c", str(clients), "-j", str(min(clients, 4)), "-T", str(seconds),
            "-D", f"nusers={users}", "-D", f"nvenues={venues}", "-D", f"noffers={max(offers, 1)}", "-f", path,
            normalize_url(url)]
@@ -292,7 +300,8 @@ def capture_overhead(url: str, *, clients: int, seconds: int, runs: int) -> dict
                 run_on(conn, "bench.capture_off")
                 try:
                     off.append(pgbench(url, "check_in_spread", clients=clients, seconds=seconds,
-                                       users=counts["users"], venues=counts["venues"], offers=counts["offers"]))
+                                       users=counts["users"], venues=counts["venues"], offers=counts["offers"],
+                                       capture=False))
                 finally:
                     run_on(conn, "bench.capture_on")
     finally:

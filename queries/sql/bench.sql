@@ -26,13 +26,12 @@ SELECT count(*) AS n FROM rollup_log
 -- kind: maintenance
 -- The rollups' capture off (to measure what it costs a writer); bench.capture_on undoes it.  Since
 -- revision 0016 the six source tables capture inside the write path's triggers, which skip it for
--- sessions with venuepulse.capture = off (set here for the database's new sessions: pgbench's); the
--- capture triggers left (notifications, pairs, venues, offers) are disabled.
+-- sessions with venuepulse.capture = off (pgbench's sessions get it at connection start: bench.pgbench's
+-- capture=False); the capture triggers left (notifications, pairs, venues, offers) are disabled here.
 DO $$
 DECLARE
   r record;
 BEGIN
-  EXECUTE format('ALTER DATABASE %%I SET venuepulse.capture = off', current_database());
   FOR r IN SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
            WHERE t.tgname LIKE 'vp\_capture\_%%' AND NOT t.tgisinternal AND c.relkind IN ('r', 'p') LOOP
     EXECUTE format('ALTER TABLE %%I DISABLE TRIGGER %%I', r.relname, r.tgname);
@@ -46,7 +45,6 @@ DO $$
 DECLARE
   r record;
 BEGIN
-  EXECUTE format('ALTER DATABASE %%I RESET venuepulse.capture', current_database());
   FOR r IN SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
            WHERE t.tgname LIKE 'vp\_capture\_%%' AND NOT t.tgisinternal AND c.relkind IN ('r', 'p') LOOP
     EXECUTE format('ALTER TABLE %%I ENABLE TRIGGER %%I', r.relname, r.tgname);
