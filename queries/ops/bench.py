@@ -124,9 +124,12 @@ WRITES = {
                        f"DELETE FROM favorites WHERE user_id = {_USER} AND venue_id = {_VENUE};\n",
     "offer_event": f"SELECT record_offer_event({_OFFER}, {_USER}, CASE WHEN :u % 4 = 0 THEN 'click' ELSE 'view' END);\n",
     # bench offers are running and never full; a user who already holds a claim on the offer is skipped
-    # (claim_flash_offer would refuse, and pgbench stops a client on any error)
-    "claim": "SELECT claim_flash_offer(o.id, u.id) FROM vp_bench_offers o, vp_bench_users u"
-             " WHERE o.n = :o AND u.n = :u"
+    # (claim_flash_offer would refuse, and pgbench stops a client on any error).  Each client claims for
+    # its own users (n = client_id + 1 modulo nclients): two clients claiming for one user at once would
+    # both pass NOT EXISTS, and the second be refused.
+    "claim": "\\set cu 1 + :client_id + :nclients * random(0, (:nusers - 1 - :client_id) / :nclients)\n"
+             "SELECT claim_flash_offer(o.id, u.id) FROM vp_bench_offers o, vp_bench_users u"
+             " WHERE o.n = :o AND u.n = :cu"
              " AND NOT EXISTS (SELECT 1 FROM flash_offer_claims c WHERE c.offer_id = o.id AND c.user_id = u.id);\n",
 }
 for _name, _body in WRITES.items():
@@ -195,7 +198,8 @@ def pgbench(url: str, script: str, *, clients: int, seconds: int, users: int, ve
     if options:
         env["PGOPTIONS"] = " ".join(options)
     cmd = [pgbench_path(), "-n", "-c", str(clients), "-j", str(min(clients, 4)), "-T", str(seconds),
-           "-D", f"nusers={users}", "-D", f"nvenues={venues}", "-D", f"noffers={max(offers, 1)}", "-f", path,
+           "-D", f"nusers={users}", "-D", f"nvenues={venues}", "-D", f"noffers={max(offers, 1)}",
+           "-D", f"nclients={clients}", "-f", path,
            normalize_url(url)]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 120)
