@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from venuepulse.queries.core.runner import Database
+from venuepulse.queries.core.runner import Database, RowShortcuts
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Account:
         return self.role == "venue_owner"
 
 
-class ScopedDatabase:
+class ScopedDatabase(RowShortcuts):
     """A Database whose every query runs with one account's scope and is recorded under its name.
 
     A venue owner's queries always carry the owner's venue ids (row-level security reads them), so no
@@ -36,14 +36,6 @@ class ScopedDatabase:
 
     def run(self, name: str, params: Any = None, **kw: Any) -> list[dict[str, Any]]:
         return self._db.run(name, params, venue_scope=self._scope, **kw)
-
-    def one(self, name: str, params: Any = None, **kw: Any) -> dict[str, Any] | None:
-        rows = self.run(name, params, **kw)
-        return rows[0] if rows else None
-
-    def scalar(self, name: str, params: Any = None, **kw: Any) -> Any:
-        row = self.one(name, params, **kw)
-        return next(iter(row.values())) if row else None
 
     def __getattr__(self, item: str) -> Any:
         # explain, cache_stats and the like: engineers only, and they see all venues anyway

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from tests.fixtures import pages
+from tests.fixtures.waiting import wait_until
 from venuepulse.queries.access.roles import url_as
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.pages import database_health as health
@@ -22,16 +22,6 @@ BLOCKED_NAME = "venues.rename_for_test"
 def _venue(conn) -> str:
     return str(conn.execute("INSERT INTO venues (name, category, city, lat, lng) VALUES ('Cafe', 'cafe', 'Oslo', "
                             "59.9, 10.7) RETURNING id").fetchone()[0])
-
-
-def _wait_until(predicate, seconds: float = 10.0):
-    """Poll until ``predicate()`` returns something truthy (a blocked session takes a moment to wait)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -57,7 +47,7 @@ def row_lock(db_url, conn):
 
 def test_a_blocked_update_shows_its_blocker_and_its_named_query(db, row_lock):
     holder_pid, waiter_pid = row_lock
-    rows = _wait_until(lambda: [r for r in health.blocking(db) if r["pid"] == waiter_pid])
+    rows = wait_until(lambda: [r for r in health.blocking(db) if r["pid"] == waiter_pid])
     assert rows, "the waiting UPDATE never appeared as blocked"
     blocked = rows[0]
     assert blocked["blocking_pids"] == [holder_pid]
@@ -69,7 +59,7 @@ def test_a_blocked_update_shows_its_blocker_and_its_named_query(db, row_lock):
 
 def test_the_idle_transaction_holding_the_lock_is_listed_as_long_running(db, row_lock):
     holder_pid, _ = row_lock
-    rows = _wait_until(lambda: [r for r in health.long_running(db, min_seconds=0) if r["pid"] == holder_pid])
+    rows = wait_until(lambda: [r for r in health.long_running(db, min_seconds=0) if r["pid"] == holder_pid])
     assert rows and rows[0]["state"] == "idle in transaction"
     assert rows[0]["fix"] == f"SELECT pg_terminate_backend({holder_pid});"
 

@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 
 from tests.fixtures import pages
+from tests.fixtures.waiting import wait_until
 from venuepulse.errors import ConfigError, VenuePulseError
 from venuepulse.queries.access.roles import url_as
 from venuepulse.queries.core.execute import execute, sql_statement
@@ -31,16 +32,6 @@ INTERVAL = 0.5
 def _venue(conn) -> str:
     return str(conn.execute("INSERT INTO venues (name, category, city, lat, lng) VALUES ('Cafe', 'cafe', 'Oslo', "
                             "59.9, 10.7) RETURNING id").fetchone()[0])
-
-
-def _wait_until(predicate, seconds: float = 15.0):
-    """Poll until ``predicate()`` is truthy (a session takes a moment to start waiting); its last value."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def _window() -> tuple[datetime, datetime]:
@@ -88,7 +79,7 @@ def row_lock(db_url, conn):
     holder.execute("SELECT id FROM venues WHERE id = %s FOR UPDATE", (venue,))
     waiter = Background(db_url, BLOCKED, {"id": venue}, application_name="waiter")
     try:
-        blocked = _wait_until(lambda: conn.execute("SELECT pg_blocking_pids(%s)", (waiter.pid,)).fetchone()[0])
+        blocked = wait_until(lambda: conn.execute("SELECT pg_blocking_pids(%s)", (waiter.pid,)).fetchone()[0])
         assert blocked, "the named UPDATE never waited on the row lock"
         yield holder.info.backend_pid, waiter.pid
     finally:
@@ -125,7 +116,7 @@ def test_samples_add_up_in_the_minute_row_of_the_named_query_and_skip_idle_and_t
     idle = psycopg.connect(db_url, autocommit=True)
     sleeper = _sleeping(db_url, "tests.sleeper")
     try:
-        assert _wait_until(lambda: _active(conn, sleeper.pid))
+        assert wait_until(lambda: _active(conn, sleeper.pid))
         for _ in range(3):
             waits.sample(db, 2.0)
         rows = performance.wait_time(db, *_window())
@@ -150,7 +141,7 @@ def test_an_untagged_statement_is_named_through_its_query_id(db, db_url, conn):
     db.run("performance.snapshot_stat_statements")  # pg_stat_statements has the tagged text: queryid -> name
     sleeper = Background(db_url, sql_statement("tests.long_sleeper", text, kind="write"), {"s": 60})
     try:
-        assert _wait_until(lambda: _active(conn, sleeper.pid))
+        assert wait_until(lambda: _active(conn, sleeper.pid))
         shown = conn.execute("SELECT query, query_id FROM pg_stat_activity WHERE pid = %s", (sleeper.pid,)).fetchone()
         if shown[1] is None:
             pytest.skip("compute_query_id is off on this server: statements have no query_id")
@@ -187,7 +178,7 @@ def test_a_sampler_without_pg_read_all_stats_counts_other_roles_sessions_as_hidd
         sampler_role, db, db_url, conn):
     sleeper = _sleeping(db_url, "tests.someone_elses")  # the test's own role: another role to the sampler
     try:
-        assert _wait_until(lambda: _active(conn, sleeper.pid))
+        assert wait_until(lambda: _active(conn, sleeper.pid))
         outcome = waits.sample_waits(sampler_role, manual=True, env={})
     finally:
         sleeper.stop(conn)
@@ -227,7 +218,7 @@ def test_a_bad_sampling_interval_names_the_setting(value):
 def test_the_page_shows_time_by_wait_type_per_query_with_the_interval(page_env, db, db_url, conn):
     sleeper = _sleeping(db_url, "tests.page_sleeper")
     try:
-        assert _wait_until(lambda: _active(conn, sleeper.pid))
+        assert wait_until(lambda: _active(conn, sleeper.pid))
         outcome = waits.sample_waits(db, manual=True, env={waits.ENV_INTERVAL: "2s"})
     finally:
         sleeper.stop(conn)

@@ -24,7 +24,7 @@ from typing import Any
 from venuepulse.errors import DatabaseUnavailable, QueryError, describe_url
 from venuepulse.queries.core.connect import connect
 from venuepulse.queries.core.execute import execute
-from venuepulse.queries.core.runner import Database
+from venuepulse.queries.core.runner import Database, RowShortcuts
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _unavailable(exc: BaseException) -> bool:
     return False
 
 
-class ReadRouter:
+class ReadRouter(RowShortcuts):
     """Run named queries on ``replica`` (a Database), or on ``primary`` while the replica is down."""
 
     def __init__(self, primary: Database, replica: Database | None, *, fallback: bool = True,
@@ -132,14 +132,6 @@ class ReadRouter:
             self.served["replica"] += 1
             return rows
         return self._on_primary(name, params, kw)
-
-    def one(self, name: str, params: Any = None, **kw: Any) -> dict[str, Any] | None:
-        rows = self.run(name, params, **kw)
-        return rows[0] if rows else None
-
-    def scalar(self, name: str, params: Any = None, **kw: Any) -> Any:
-        row = self.one(name, params, **kw)
-        return next(iter(row.values())) if row else None
 
     def __getattr__(self, item: str) -> Any:
         # explain, cache_stats, recorder_stats, ...: of the server that answers reads now

@@ -38,7 +38,23 @@ def _scope_text(venue_scope: Sequence[UUID | str]) -> str:
     return ",".join(ids)
 
 
-class Database:
+class RowShortcuts:
+    """``one`` and ``scalar`` for anything with ``run(name, params, **kw)`` returning rows as dicts: the
+    Database, the read router and the dashboard's scoped view of either."""
+
+    def run(self, name: str, params: Params = None, **kw: Any) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def one(self, name: str, params: Params = None, **kw: Any) -> dict[str, Any] | None:
+        rows = self.run(name, params, **kw)
+        return rows[0] if rows else None
+
+    def scalar(self, name: str, params: Params = None, **kw: Any) -> Any:
+        row = self.one(name, params, **kw)
+        return next(iter(row.values())) if row else None
+
+
+class Database(RowShortcuts):
     """A pool of connections to one PostgreSQL database, running named queries.
 
     ``venue_scope`` (a list of venue ids) runs a query with those ids set on the connection for the
@@ -141,14 +157,6 @@ class Database:
         if key is not None:
             self._cache.put(key, q, params, rows, generation)
         return rows
-
-    def one(self, name: str, params: Params = None, **kw: Any) -> dict[str, Any] | None:
-        rows = self.run(name, params, **kw)
-        return rows[0] if rows else None
-
-    def scalar(self, name: str, params: Params = None, **kw: Any) -> Any:
-        row = self.one(name, params, **kw)
-        return next(iter(row.values())) if row else None
 
     # -- timing ------------------------------------------------------------------------------------------
 
