@@ -573,7 +573,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def register_bench(sub: Any) -> None:
     p = add_command(sub, "bench", cmd_bench, help="measure refresh, recording, pages, writes, rollups and load side by side")
     p.add_argument("--scale", default="small", choices=list(SCALES))
-    p.add_argument("--only", metavar="NAMES", help="comma-separated scenarios: load,refresh,recording,pages,writes,rollups,plans,viewers")
+    p.add_argument("--only", metavar="NAMES", help="comma-separated scenarios: load,refresh,recording,pages,history,writes,rollups,plans,viewers,waits")
     p.add_argument("--repeats", type=int, default=5, help="repetitions per measurement (default 5)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the results table as Markdown")

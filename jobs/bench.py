@@ -21,7 +21,7 @@ from venuepulse.errors import ConfigError
 from venuepulse.queries.core.connect import server_info
 from venuepulse.queries.ops import bench as qb
 
-SCENARIOS = ("load", "refresh", "recording", "pages", "writes", "rollups", "plans", "viewers", "waits")
+SCENARIOS = ("load", "refresh", "recording", "pages", "history", "writes", "rollups", "plans", "viewers", "waits")
 SMALLER = {"small": "tiny", "medium": "small", "large": "medium"}
 
 
@@ -39,22 +39,26 @@ def _load_average() -> list[float] | None:
         return None
 
 
-def _seed(url: str, scale: str, *, reset: bool, progress: bool) -> dict[str, Any] | None:
+def _seed(url: str, scale: str, *, reset: bool, progress: bool, history_factor: int = 1) -> dict[str, Any] | None:
     from venuepulse.jobs.seed import seed
 
     rows = qb.app_rows(url)
     if rows["venues"] and not reset:
         return None
-    return seed(url, scale=scale, seed=42, mode="reset" if rows["venues"] else "empty", progress=progress)
+    return seed(url, scale=scale, seed=42, mode="reset" if rows["venues"] else "empty", progress=progress,
+                history_factor=history_factor)
 
 
-def bench_database(url: str, scale: str, *, reset: bool = False, progress: bool = True) -> tuple[str, dict | None]:
-    """The migrated, seeded bench database for ``scale``; the seed summary when it was (re)loaded now."""
+def bench_database(url: str, scale: str, *, reset: bool = False, progress: bool = True,
+                   longer_history: bool = False) -> tuple[str, dict | None]:
+    """The migrated, seeded bench database for ``scale`` (with qb.HISTORY_FACTOR times its history when
+    ``longer_history``); the seed summary when it was (re)loaded now."""
     from venuepulse.queries.schema.migrate import upgrade
 
-    burl, _ = qb.ensure_bench_database(url, scale)
+    burl, _ = qb.ensure_bench_database(url, scale, longer_history=longer_history)
     upgrade(burl, "head")
-    return burl, _seed(burl, scale, reset=reset, progress=progress)
+    factor = qb.HISTORY_FACTOR if longer_history else 1
+    return burl, _seed(burl, scale, reset=reset, progress=progress, history_factor=factor)
 
 
 def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
@@ -122,43 +126,63 @@ def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
 
 
 def time_pages(url: str, repeats: int) -> dict[str, dict[str, Any]]:
-    """Per page: the spread of the whole page's time (ms) and, under "calls", each call's median ms.
+    """Per page: the spread of the whole page's time (ms) and, under "calls", each call's median ms."""
+    return time_pages_side_by_side([url], repeats)[0]
+
+
+def time_pages_side_by_side(urls: list[str], repeats: int) -> list[dict[str, dict[str, Any]]]:
+    """:func:`time_pages` for several databases at once, their calls alternating call by call (the order
+    flipping each round), so the machine's drift hits them alike and their ratios can be read.
 
     The result cache is emptied before every call, so each one computes its data in the database
     (the pages cache some queries for 30-600 s; a hit would time a dictionary lookup).
     """
+    from contextlib import ExitStack
+
     from venuepulse.queries.core.registry import registry
     from venuepulse.queries.core.runner import Database
 
     cached = [f"query:{name}" for name, q in registry().items() if q.cached]
 
-    with Database(url, record=False) as db:
-        def uncached(fn: Callable[[], Any]) -> Callable[[], Any]:
+    with ExitStack() as stack:
+        dbs = [stack.enter_context(Database(url, record=False)) for url in urls]
+
+        def uncached(db: Any, fn: Callable[[], Any]) -> Callable[[], Any]:
             def call() -> Any:
                 for tag in cached:
                     db.invalidate(tag)
                 return fn()
             return call
 
-        work = {page: [(name, uncached(fn)) for name, fn in calls] for page, calls in page_workload(db).items()}
-        for calls in work.values():  # warm-up: connections, plans, buffer cache
-            for _, fn in calls:
-                fn()
-        out: dict[str, dict[str, Any]] = {}
-        for page, calls in work.items():
-            totals: list[float] = []
-            per_call: dict[str, list[float]] = {name: [] for name, _ in calls}
-            for _ in range(repeats):
-                total = 0.0
-                for name, fn in calls:
-                    t0 = time.perf_counter()
+        works = [{page: [(name, uncached(db, fn)) for name, fn in calls] for page, calls in page_workload(db).items()}
+                 for db in dbs]
+        for work in works:  # warm-up: connections, plans, buffer cache
+            for calls in work.values():
+                for _, fn in calls:
                     fn()
-                    ms = (time.perf_counter() - t0) * 1000.0
-                    per_call[name].append(ms)
-                    total += ms
-                totals.append(total)
-            out[page] = {**_spread(totals), "calls": {n: statistics.median(v) for n, v in per_call.items()}}
-    return out
+        outs: list[dict[str, dict[str, Any]]] = [{} for _ in dbs]
+        for page in works[0]:
+            totals: list[list[float]] = [[] for _ in dbs]
+            per_call: list[dict[str, list[float]]] = [{name: [] for name, _ in w[page]} for w in works]
+            for round_ in range(repeats):
+                order = list(range(len(dbs)))
+                if round_ % 2:
+                    order.reverse()
+                total = [0.0] * len(dbs)
+                for k in range(len(works[0][page])):
+                    for i in order:
+                        name, fn = works[i][page][k]
+                        t0 = time.perf_counter()
+                        fn()
+                        ms = (time.perf_counter() - t0) * 1000.0
+                        per_call[i][name].append(ms)
+                        total[i] += ms
+                for i in range(len(dbs)):
+                    totals[i].append(total[i])
+            for i in range(len(dbs)):
+                outs[i][page] = {**_spread(totals[i]),
+                                 "calls": {n: statistics.median(v) for n, v in per_call[i].items()}}
+    return outs
 
 
 def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeats: int = 5,
@@ -213,15 +237,28 @@ def run(url: str, scale: str = "small", only: list[str] | None = None, *, repeat
         other = SMALLER.get(scale)
         say(f"pages: each page's data at {scale}" + (f" and {other}" if other else "") + " ...")
         qb.fold_everything(burl)  # as the fold job keeps it (an earlier run's writes may be waiting)
-        big = time_pages(burl, repeats)
-        entry: dict[str, Any] = {scale: big, "target_ratio": 1.5}
+        entry: dict[str, Any] = {"target_ratio": 1.5}
         if other:
             surl, _ = bench_database(url, other, progress=progress)
             qb.fold_everything(surl)
-            small = time_pages(surl, repeats)
-            entry[other] = small
+            big, small = time_pages_side_by_side([burl, surl], repeats)
+            entry[scale], entry[other] = big, small
             entry["ratio"] = {p: big[p]["median"] / small[p]["median"] for p in big}
+        else:
+            entry[scale] = time_pages(burl, repeats)
         sc["pages"] = entry
+
+    if "history" in chosen:
+        # the pages' cost as history grows and the business does not: what rollups are for (issue 13)
+        factor = qb.HISTORY_FACTOR
+        say(f"history: each page's data at {scale} with {factor}x its history and with its own ...")
+        hurl, _ = bench_database(url, scale, progress=progress, longer_history=True)
+        qb.fold_everything(hurl)
+        qb.fold_everything(burl)
+        longer, own = time_pages_side_by_side([hurl, burl], repeats)
+        sc["history"] = {"factor": factor, "longer": longer, "own": own, "target_ratio": 1.5,
+                         "data": {"longer": qb.app_rows(hurl), "own": qb.app_rows(burl)},
+                         "ratio": {p: longer[p]["median"] / own[p]["median"] for p in longer}}
 
     if "writes" in chosen:
         say(f"writes: pgbench, {clients} clients, {write_seconds}s per run ...")
@@ -351,6 +388,16 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             slowest = max(calls, key=calls.get) if calls else None
             most = f"; slowest call at {scales[0]}: {slowest} {calls[slowest]:.0f} ms" if slowest else ""
             rows.append(("pages", f"{page} (median per page)", vals + ratio + most))
+    if "history" in sc:
+        h = sc["history"]
+        x = h["factor"]
+        for page in h["longer"]:
+            calls = h["longer"][page].get("calls") or {}
+            slowest = max(calls, key=calls.get) if calls else None
+            most = f"; slowest call with {x}x: {slowest} {calls[slowest]:.0f} ms" if slowest else ""
+            rows.append(("history", f"{page}: {x}x the history ÷ its own (median per page)",
+                         f"{h['longer'][page]['median']:.0f} / {h['own'][page]['median']:.0f} ms; ratio "
+                         f"{h['ratio'][page]:.2f} (target ≤ 1.5){most}"))
     if "writes" in sc:
         w = sc["writes"]
         for k, v in w["tps"].items():

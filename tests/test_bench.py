@@ -10,6 +10,7 @@ import pytest
 from tests.fixtures.databases import with_database
 
 BENCH_DB = "venuepulse_bench_tiny"
+HISTORY_DB = "venuepulse_bench_tiny_history_x4"
 
 
 @pytest.fixture
@@ -19,13 +20,14 @@ def bench_server(pg_server_url: str):
         yield pg_server_url
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            for name in (BENCH_DB, HISTORY_DB):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_bench_refresh_and_pages_at_tiny_scale_writes_the_expected_json(bench_server, run_cli, tmp_path):
+def test_bench_refresh_pages_and_history_at_tiny_scale_writes_the_expected_json(bench_server, run_cli, tmp_path):
     out = tmp_path / "bench.json"
     md = tmp_path / "bench.md"
-    proc = run_cli("--database-url", bench_server, "bench", "--scale", "tiny", "--only", "refresh,pages",
+    proc = run_cli("--database-url", bench_server, "bench", "--scale", "tiny", "--only", "refresh,pages,history",
                    "--repeats", "1", "--json", str(out), "--markdown", str(md), timeout=600)
     assert proc.returncode == 0, proc.stderr + proc.stdout
 
@@ -34,7 +36,7 @@ def test_bench_refresh_and_pages_at_tiny_scale_writes_the_expected_json(bench_se
     assert result["postgres"].startswith("PostgreSQL ")
     assert result["machine"]["cpus"] >= 1 and len(result["machine"]["load_average_at_end"]) == 3
     assert result["data"]["venues"] > 0 and result["data"]["check_ins"] > 0
-    assert set(result["scenarios"]) == {"refresh", "pages"}
+    assert set(result["scenarios"]) == {"refresh", "pages", "history"}
 
     refresh = result["scenarios"]["refresh"]
     for key in ("refresh_ms", "floor_ms", "concurrent_refresh_ms"):
@@ -56,8 +58,17 @@ def test_bench_refresh_and_pages_at_tiny_scale_writes_the_expected_json(bench_se
     for page in pages["tiny"].values():
         assert page["n"] == 1 and page["calls"] and all(ms >= 0 for ms in page["calls"].values())
 
+    history = result["scenarios"]["history"]
+    assert history["factor"] == 4 and history["target_ratio"] == 1.5
+    assert set(history["ratio"]) == set(pages["tiny"]) and all(r > 0 for r in history["ratio"].values())
+    longer, own = history["data"]["longer"], history["data"]["own"]
+    # the same business (users, venues) with four times the check-ins over four times the days
+    assert longer["users"] == own["users"] and longer["venues"] == own["venues"]
+    assert longer["check_ins"] == 4 * own["check_ins"]
+
     table = md.read_text(encoding="utf-8")
     assert "Scale `tiny`" in table and "refresh ÷ floor (target ≤ 1.3)" in table
+    assert "4x the history ÷ its own" in table
     assert f"wrote {out}" in proc.stdout + proc.stderr
 
     with psycopg.connect(bench_server, autocommit=True) as conn:

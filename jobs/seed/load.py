@@ -15,7 +15,7 @@ from venuepulse.queries.ops import rollups, seeding
 
 from .generate import US, Dataset
 from .progress import SeedProgress, print_summary
-from .scales import SCALES, get_scale
+from .scales import SCALES, get_scale, with_longer_history
 
 MODES = ("empty", "reset", "append")
 STRATEGIES = ("recompute", "triggers")
@@ -44,7 +44,7 @@ def _ts(us: int) -> datetime:
 
 def seed(url: str, scale: str = "small", seed: int = 42, days: int | None = None, mode: str = "empty",
          progress: bool = True, *, now: float | None = None, strategy: str = "recompute",
-         console: Any = None) -> dict[str, Any]:
+         console: Any = None, history_factor: int = 1) -> dict[str, Any]:
     """Fill the database at ``url`` with a generated app history; returns a summary.
 
     ``mode``: ``empty`` refuses a database that has app data; ``reset`` deletes the app data first (the
@@ -52,11 +52,16 @@ def seed(url: str, scale: str = "small", seed: int = 42, days: int | None = None
     ``now`` (epoch seconds) anchors the history (default: the current time); the same ``seed``, ``scale``,
     ``days`` and ``now`` give the same rows.  ``strategy``: ``recompute`` (default, faster) pauses the
     counter triggers and recomputes set-based after the load; ``triggers`` lets the triggers keep every
-    number row by row (kept for measuring; see docs/seed.md).
+    number row by row (kept for measuring; see docs/seed.md).  ``history_factor`` keeps the scale's
+    business and multiplies its history (days and check-ins) by that factor (the bench's "history" scenario).
     """
     sc = get_scale(scale) if scale in SCALES else None
     if sc is None:
         raise VenuePulseError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    try:
+        sc = with_longer_history(sc, history_factor)
+    except ValueError as exc:
+        raise VenuePulseError(str(exc)) from None
     if mode not in MODES:
         raise VenuePulseError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if strategy not in STRATEGIES:

@@ -6,7 +6,7 @@ tables stay in proportion to check-ins across scales.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -36,3 +36,15 @@ def get_scale(name: str) -> Scale:
         return SCALES[name]
     except KeyError:
         raise ValueError(f"unknown scale {name!r}; choose one of {', '.join(SCALES)}") from None
+
+
+def with_longer_history(scale: Scale, factor: int) -> Scale:
+    """The same business (users, venues, cities, rates) with ``factor`` times the history: the days and the
+    check-ins grow together, so each day looks alike and only the history's length changes (the bench's
+    "history" scenario). The query log keeps its own 14 days, as its retention would."""
+    if not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"the history factor must be a whole number of at least 1, not {factor!r}")
+    if factor == 1:
+        return scale
+    return replace(scale, name=f"{scale.name}-history-x{factor}", days=scale.days * factor,
+                   check_ins=scale.check_ins * factor)

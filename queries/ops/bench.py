@@ -23,6 +23,9 @@ from venuepulse.queries.ops.job_runs import run_on
 
 BENCH_DATABASES = {"tiny": "venuepulse_bench_tiny", "small": "venuepulse_bench_small",
                    "medium": "venuepulse_bench_medium", "large": "venuepulse_bench_large"}
+# the same business with HISTORY_FACTOR times the history (the "history" scenario)
+HISTORY_FACTOR = 4
+HISTORY_DATABASES = {scale: f"{name}_history_x{HISTORY_FACTOR}" for scale, name in BENCH_DATABASES.items()}
 
 
 def with_database(url: str, name: str) -> str:
@@ -30,11 +33,12 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
-def ensure_bench_database(url: str, scale: str) -> tuple[str, bool]:
-    """URL of the bench database for ``scale`` on the server of ``url``; True when it was just created."""
+def ensure_bench_database(url: str, scale: str, *, longer_history: bool = False) -> tuple[str, bool]:
+    """URL of the bench database for ``scale`` (with HISTORY_FACTOR times its history when ``longer_history``)
+    on the server of ``url``; True when it was just created."""
     if scale not in BENCH_DATABASES:
         raise ConfigError(f"unknown scale {scale!r}; choose one of {', '.join(BENCH_DATABASES)}")
-    name = BENCH_DATABASES[scale]
+    name = (HISTORY_DATABASES if longer_history else BENCH_DATABASES)[scale]
     with connect(url, autocommit=True) as conn:
         exists = run_on(conn, "bench.database_exists", {"name": name})[0]["exists"]
         if not exists:

@@ -140,6 +140,7 @@ SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = %(name)s) AS exists
 
 -- name: bench.app_rows --
 SELECT (SELECT count(*) FROM check_ins) AS check_ins, (SELECT count(*) FROM venues) AS venues,
+       (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM flash_offers) AS offers,
        (SELECT count(*) FROM event_stream) AS events, pg_database_size(current_database()) AS bytes
 
 -- name: bench.create_offers --
