@@ -72,10 +72,22 @@ def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
 
     now = datetime.now(UTC)
     month = now - timedelta(days=30)
-    day = now - timedelta(days=1)
     # the date-range pages ask for whole UTC days, the last 30 by default (widgets.url_date_range/range_bounds)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     lo, hi = today - timedelta(days=29), today + timedelta(days=1)
+    # Query performance: the last 7 days by default, hourly buckets for 7 days (_default_bucket), the
+    # trend charting the 10 heaviest queries of the page's own per-query table (TREND_LINES)
+    week = today - timedelta(days=6)
+    page_stats: list[dict] = []
+
+    def perf_stats() -> Any:
+        page_stats[:] = performance.query_stats(db, week, hi)
+        return page_stats
+
+    def perf_trend() -> Any:
+        names = [r["query_name"] for r in page_stats[:10]] if len(page_stats) > 10 else None
+        return performance.time_series(db, week, hi, "1 hour", names=names)
+
     return {
         "overview": [
             ("overview.presence", lambda: overview.presence(db)),
@@ -110,10 +122,11 @@ def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
             ("offers.when_it_works", lambda: offers.when_it_works(db, lo, hi)),
         ],
         "query_performance": [
-            ("performance.query_stats", lambda: performance.query_stats(db, day, now)),
-            ("performance.time_series", lambda: performance.time_series(db, day, now, "1 hour")),
-            ("performance.slowest", lambda: performance.slowest(db, day, now)),
+            ("performance.query_stats", perf_stats),
+            ("performance.time_series", perf_trend),
+            ("performance.slowest", lambda: performance.slowest(db, week, hi)),
             ("performance.regressions", lambda: performance.regressions(db, now)),
+            ("performance.new_queries", lambda: performance.new_queries(db, now)),
         ],
         "jobs_health": [
             ("jobs.job_overview", lambda: jobs.job_overview(db)),

@@ -178,7 +178,8 @@ def scenarios(draw):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=scenarios())
 def test_window_queries_over_mid_hour_windows_give_the_raw_logs_answer_after_a_rollup(db, conn, case):
-    for table in ("query_performance_log", "query_perf_hourly_buckets", "query_perf_hourly", "query_perf_rollups"):
+    for table in ("query_performance_log", "query_perf_hourly_buckets", "query_perf_hourly", "query_perf_rollups",
+                  "query_perf_daily", "query_perf_daily_marks"):
         conn.execute(f"DELETE FROM {table}")
     rows = list(case["first"])
     load(conn, rows)
@@ -219,14 +220,19 @@ def test_window_queries_over_mid_hour_windows_give_the_raw_logs_answer_after_a_r
         assert got[key]["calls"] == len(values) and got[key]["max_ms"] == max(values)
         assert got[key]["p95_ms"] == pytest.approx(percentile_cont(values, 0.95), rel=1e-9)
 
+    # the page's per-query table: counts, sums and extremes exact, percentiles within the stated bound;
+    # exact_query_stats reads every raw row and gives percentile_cont itself
     exact = brute_summary(rows, start, end)
     got = {r["query_name"]: r for r in perf.query_stats(db, start, end)}
-    assert set(got) == set(exact)
+    raw = {r["query_name"]: r for r in perf.exact_query_stats(db, start, end)}
+    assert set(got) == set(exact) == set(raw)
     for name, w in exact.items():
-        assert (got[name]["calls"], got[name]["failed"], got[name]["min_ms"], got[name]["max_ms"]) == (
-            w["calls"], w["failed"], w["min_ms"], w["max_ms"])
+        assert (got[name]["calls"], got[name]["failed"], got[name]["min_ms"], got[name]["max_ms"],
+                got[name]["total_rows"]) == (w["calls"], w["failed"], w["min_ms"], w["max_ms"], w["total_rows"])
+        assert got[name]["total_ms"] == pytest.approx(w["total_ms"], rel=1e-9)
         for key, p in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
-            assert got[name][key] == pytest.approx(percentile_cont(w["values"], p), rel=1e-9)
+            assert raw[name][key] == pytest.approx(percentile_cont(w["values"], p), rel=1e-9)
+            assert within_documented_error(got[name][key], w["values"], p), (name, key, got[name][key])
 
     # the histogram summary reads whole rolled hours from the rollup and the rest from raw rows: the same
     # counts, sums and extremes as the raw log, percentiles within the documented bucket

@@ -50,6 +50,7 @@ def _ms_col(label: str) -> Any:
 
 
 def _default_bucket(start, end) -> str:
+    # the default range (7 days) gets hourly buckets: read from the hourly rollup, not from raw timings
     days = (end - start).days + 1
     return "15 min" if days <= 1 else "1 hour" if days <= 7 else "6 hours" if days <= 31 else "1 day"
 
@@ -58,7 +59,7 @@ def render(ctx: PageContext) -> None:
     st.title("Query performance")
     alerts_banner(ctx, "query_performance")
     st.caption("How long VenuePulse's named queries take, from the timings recorded in query_performance_log "
-               "(exact percentiles), the hourly histograms kept after raw rows expire, and pg_stat_statements.")
+               "and their hourly and daily rollups, and pg_stat_statements.")
 
     window_label = url_select("Regression window", list(WINDOWS), param="window", default="1 hour")
     _live(ctx, window_label)
@@ -146,10 +147,6 @@ def _live(ctx: PageContext, window_label: str) -> None:
 def _percentiles(stats: pd.DataFrame, selected: list[str] | None, lo: datetime, hi: datetime,
                  ctx: PageContext) -> None:
     with panel("Per-query percentiles"):
-        source = "exact, from the raw timings"
-        if stats.empty:
-            stats = _frame(performance.histogram_percentiles(ctx.db, lo, hi))
-            source = "estimated from the hourly histograms (within about 9%); the raw timings have expired"
         if stats.empty:
             empty_state("No query timings in this date range.", NO_TIMINGS_HINT)
             return
@@ -160,14 +157,17 @@ def _percentiles(stats: pd.DataFrame, selected: list[str] | None, lo: datetime, 
         c2.metric("Calls", fmt_int(stats["calls"].sum()))
         c3.metric("Failed", fmt_int(stats["failed"].sum()))
         c4.metric("Total time", f"{stats['total_ms'].sum() / 1000:,.1f} s")
-        st.caption(f"Percentiles are {source}. Heaviest (total time) first. Timings reach the log about a "
-                   "second after each query runs, so today's numbers are live.")
+        st.caption(f"p50 / p95 / p99 are estimates from log-spaced histograms, each within "
+                   f"{performance.PERCENTILE_BOUND:.1%} of the exact percentile; calls, failed, mean, max and totals "
+                   "are exact (whole days and hours from the rollups, the rest from the raw timings, so they "
+                   "outlive the raw timings' retention). Heaviest (total time) first. Timings reach the log about "
+                   "a second after each query runs, so today's numbers are live.")
         cols = [c for c in ("query_name", "calls", "failed", "p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms",
                             "total_ms", "mean_rows") if c in stats.columns]
         shown = stats[cols]
         st.dataframe(shown, hide_index=True, column_config={
             "query_name": "Query", "calls": "Calls", "failed": "Failed",
-            "p50_ms": _ms_col("p50 (ms)"), "p95_ms": _ms_col("p95 (ms)"), "p99_ms": _ms_col("p99 (ms)"),
+            "p50_ms": _ms_col("≈ p50 (ms)"), "p95_ms": _ms_col("≈ p95 (ms)"), "p99_ms": _ms_col("≈ p99 (ms)"),
             "mean_ms": _ms_col("Mean (ms)"), "max_ms": _ms_col("Max (ms)"), "total_ms": _ms_col("Total (ms)"),
             "mean_rows": st.column_config.NumberColumn("Mean rows", format="%.1f")})
         download_csv(shown, "query_percentiles.csv", key="csv_query_percentiles")
@@ -193,6 +193,10 @@ def _trend(ctx: PageContext, lo: datetime, hi: datetime, start, end, selected: l
         if series.empty:
             empty_state("No query timings in this date range to chart.", NO_TIMINGS_HINT)
             return
+        st.caption("Each point's percentiles are exact for its bucket. Hourly buckets (the default for the default "
+                   "7-day range) come from the hourly rollup, which keeps each hour's exact percentiles; an hour "
+                   "rolled up before it kept them, whose raw timings expired, is estimated from its histogram "
+                   f"(within {performance.PERCENTILE_BOUND:.1%}).")
         col = METRICS[metric_label]
         fig = px.line(series, x="bucket_start", y=col, color="query_name", markers=True,
                       labels={"bucket_start": f"Time (UTC, {bucket_label} buckets)",

@@ -193,6 +193,8 @@ def seed(url: str, scale: str = "small", seed: int = 42, days: int | None = None
                 # the query history into the hourly histograms now, as the rollup job would
                 t0 = time.perf_counter()
                 seeding.run(conn, "performance.rollup", {"upto": now_dt, "since": _ts(data.query_log_range()[0])})
+                if "performance.rollup_daily" in registry():
+                    seeding.run(conn, "performance.rollup_daily")
                 steps["rollup_query_log"] = time.perf_counter() - t0
             size = seeding.run(conn, "seed.database_size")[0]
 

@@ -3,8 +3,9 @@
 Every function takes a :class:`~queries.runner.Database` and returns **plain lists of dicts** (one
 dict per row, keys as documented; ``pandas.DataFrame(result)`` turns one into a table), except the
 status and overhead functions, which return one dict. Times are milliseconds (float); windows are
-half-open ``[start, end)`` of timezone-aware datetimes. Percentiles from raw rows are exact
-(``percentile_cont``); those from the hourly rollup are estimates within one bucket (about 9%).
+half-open ``[start, end)`` of timezone-aware datetimes. Percentiles from raw rows and the hourly
+trend's are exact (``percentile_cont``); a window's (:func:`query_stats`) and those merged from the
+histograms are estimates within :data:`PERCENTILE_BOUND` (about 9%).
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ BASE_MS = 0.001
 PER_DOUBLING = 8
 LAST_BUCKET = 255
 MAX_SERIES_BUCKETS = 10_000
+# A histogram percentile is within this fraction of percentile_cont (one bucket's width, see
+# estimate_percentile).
+PERCENTILE_BOUND = 2 ** (1 / PER_DOUBLING) - 1
+# The rollup job leaves an hour alone until this long after it ends: the recorder stamps a timing when
+# the query ran and writes it about a second later (up to ~30 s while it backs off from a failed
+# write), and a row that reaches an hour already rolled is not added to the rollup.
+ROLLUP_GRACE = timedelta(minutes=5)
 
 
 
@@ -75,7 +83,51 @@ def parse_bucket(bucket: str | timedelta) -> timedelta:
 
 def query_stats(db: Database, start: datetime, end: datetime, names: Sequence[str] | None = None) -> list[dict]:
     """Per query name in the window: calls, failed, mean_ms, p50_ms, p95_ms, p99_ms, min_ms, max_ms,
-    total_ms, total_rows, mean_rows; heaviest (total_ms) first."""
+    total_ms, total_rows, mean_rows; heaviest (total_ms) first.
+
+    Read from the rollup plus the raw rows it does not cover, so the cost follows the window's days and
+    hours, not its rows: whole UTC days from ``query_perf_daily``, other whole rolled hours from
+    ``query_perf_hourly``, the rest (hours cut by the window, hours not rolled yet) from raw rows. Calls,
+    failed, min, max and the sums are the raw log's (a row that reached the log more than
+    :data:`ROLLUP_GRACE` after its hour ended, once the hour was rolled, is not in them; rows whose raw
+    log expired still are). p50/p95/p99 are estimates from the merged histograms, within
+    :data:`PERCENTILE_BOUND` of percentile_cont; :func:`exact_query_stats` reads every raw row instead."""
+    start, end = _window(start, end)
+    merged: dict[str, dict[str, Any]] = {}
+    for piece in db.run("performance.window_pieces", {"start": start, "end": end, "names": _names(names)}):
+        m = merged.get(piece["query_name"])
+        if m is None:
+            m = merged[piece["query_name"]] = {"query_name": piece["query_name"], "calls": 0, "failed": 0,
+                                               "total_ms": 0.0, "min_ms": None, "max_ms": None, "total_rows": 0,
+                                               "histogram": {}}
+        m["calls"] += piece["calls"]
+        m["failed"] += piece["failed"]
+        m["total_ms"] += piece["total_ms"]
+        m["total_rows"] += piece["total_rows"]
+        m["min_ms"] = piece["min_ms"] if m["min_ms"] is None else min(m["min_ms"], piece["min_ms"])
+        m["max_ms"] = piece["max_ms"] if m["max_ms"] is None else max(m["max_ms"], piece["max_ms"])
+        hist = m["histogram"]
+        for b, c in zip(piece["buckets"] or [], piece["bucket_calls"] or [], strict=True):
+            hist[b] = hist.get(b, 0) + c
+    out = []
+    for m in merged.values():
+        hist = m.pop("histogram")
+        buckets = sorted(hist)
+        counts = [hist[b] for b in buckets]
+        succeeded = m["calls"] - m["failed"]
+        m["mean_ms"] = m["total_ms"] / m["calls"]
+        m["mean_rows"] = m["total_rows"] / succeeded if succeeded else None
+        for label, p in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+            m[label] = estimate_percentile(buckets, counts, p, m["min_ms"], m["max_ms"])
+        out.append(m)
+    out.sort(key=lambda r: (-r["total_ms"], r["query_name"]))
+    return out
+
+
+def exact_query_stats(db: Database, start: datetime, end: datetime,
+                      names: Sequence[str] | None = None) -> list[dict]:
+    """:func:`query_stats` from every raw row of the window, percentiles exact (percentile_cont); its
+    cost grows with the window's rows, and rows whose raw log expired are not in it."""
     start, end = _window(start, end)
     return db.run("performance.query_stats", {"start": start, "end": end, "names": _names(names)})
 
@@ -83,13 +135,29 @@ def query_stats(db: Database, start: datetime, end: datetime, names: Sequence[st
 def time_series(db: Database, start: datetime, end: datetime, bucket: str | timedelta,
                 names: Sequence[str] | None = None) -> list[dict]:
     """Per clock-aligned bucket and query name: bucket_start, query_name, calls, failed, mean_ms,
-    p50_ms, p95_ms, p99_ms, max_ms. Buckets without calls are absent."""
+    p50_ms, p95_ms, p99_ms, max_ms. Buckets without calls are absent.
+
+    One-hour buckets read each whole rolled hour from ``query_perf_hourly`` (the rollup took its exact
+    percentiles) and the rest of the window from raw rows, so their cost follows the window's hours; a
+    rolled hour keeps the rollup's numbers (see :func:`query_stats` on rows arriving late). Where an hour
+    was rolled before its percentiles were kept and its raw rows expired, they are estimated from its
+    histogram (within :data:`PERCENTILE_BOUND`). Other widths read raw rows."""
     start, end = _window(start, end)
     width = parse_bucket(bucket)
     if (end - start) / width > MAX_SERIES_BUCKETS:
         raise ValueError(f"{bucket!r} buckets over this window would make more than {MAX_SERIES_BUCKETS} points; "
                          "choose a wider bucket")
-    return db.run("performance.time_series", {"start": start, "end": end, "bucket": width, "names": _names(names)})
+    if width != timedelta(hours=1):
+        return db.run("performance.time_series",
+                      {"start": start, "end": end, "bucket": width, "names": _names(names)})
+    rows = db.run("performance.time_series_hourly", {"start": start, "end": end, "names": _names(names)})
+    for r in rows:
+        buckets, counts = r.pop("buckets"), r.pop("bucket_calls")
+        lo, hi = r.pop("min_ms"), r["max_ms"]
+        if r["p50_ms"] is None and buckets:
+            for label, p in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+                r[label] = estimate_percentile(buckets, counts, p, lo, hi)
+    return rows
 
 
 def slowest(db: Database, start: datetime, end: datetime, threshold_ms: float = 1000, limit: int = 50) -> list[dict]:
@@ -151,12 +219,17 @@ def bucket_bounds(b: int) -> tuple[float, float]:
 
 
 def rollup_histograms(db: Database, upto: datetime | None = None, since: datetime | None = None) -> int:
-    """Roll every complete UTC hour before ``upto`` (default: now) that is not rolled yet into
+    """Roll every complete UTC hour before ``upto`` (default: :data:`ROLLUP_GRACE` before now) that is not rolled yet into
     ``query_perf_hourly`` (+ buckets). Idempotent; returns the (query_name, hour) rows written.
     Hours from ``since`` on are looked at (default: 48 hours before the newest rolled hour).
-    Rows that reach the raw log after their hour was rolled are not added to it."""
+    Rows that reach the raw log after their hour was rolled are not added to it, hence the grace. Then
+    each UTC day whose rolled hours changed is merged into ``query_perf_daily`` (readers take a day from
+    it only while it holds all the day's rolled hours, and read its unrolled hours from raw rows)."""
     start = None if since is None else _aware(since, "since")
-    return int(db.scalar("performance.rollup", {"upto": _now(upto), "since": start}) or 0)
+    upto = _now(None) - ROLLUP_GRACE if upto is None else _aware(upto, "upto")
+    rows = int(db.scalar("performance.rollup", {"upto": upto, "since": start}) or 0)
+    db.scalar("performance.rollup_daily")
+    return rows
 
 
 def _estimated_sample(buckets: Sequence[int], counts: Sequence[int], i: int) -> float:

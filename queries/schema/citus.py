@@ -62,6 +62,8 @@ LOCAL: dict[str, str] = {
     "query_perf_hourly": "rollup of query_performance_log",
     "query_perf_hourly_buckets": "rollup of query_performance_log",
     "query_perf_rollups": "rollup of query_performance_log",
+    "query_perf_daily": "rollup of query_performance_log",
+    "query_perf_daily_marks": "rollup of query_performance_log",
     "pgss_snapshots": "pg_stat_statements history (per node on Citus)",
     "pgss_queries": "pg_stat_statements history",
     "pgss_latest": "pg_stat_statements history",

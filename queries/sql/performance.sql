@@ -153,10 +153,13 @@ raw AS (
     AND NOT EXISTS (SELECT 1 FROM query_perf_rollups r WHERE r.hour = date_trunc('hour', l.created_at, 'UTC'))
 ),
 hourly AS (
-  INSERT INTO query_perf_hourly (query_name, hour, calls, failed, total_ms, min_ms, max_ms, total_rows)
-  SELECT query_name, hour, count(*), count(*) FILTER (WHERE row_count IS NULL), sum(ms), min(ms), max(ms),
-         coalesce(sum(row_count), 0)
-  FROM raw GROUP BY query_name, hour
+  INSERT INTO query_perf_hourly (query_name, hour, calls, failed, total_ms, min_ms, max_ms, total_rows,
+                                 p50_ms, p95_ms, p99_ms)
+  SELECT query_name, hour, calls, failed, total_ms, min_ms, max_ms, total_rows, pct[1], pct[2], pct[3]
+  FROM (SELECT query_name, hour, count(*) AS calls, count(*) FILTER (WHERE row_count IS NULL) AS failed,
+               sum(ms) AS total_ms, min(ms) AS min_ms, max(ms) AS max_ms, coalesce(sum(row_count), 0) AS total_rows,
+               percentile_cont(ARRAY[0.5, 0.95, 0.99]::double precision[]) WITHIN GROUP (ORDER BY ms) AS pct
+        FROM raw GROUP BY query_name, hour) r
   RETURNING 1
 ),
 buckets AS (
@@ -171,6 +174,53 @@ marks AS (
   RETURNING 1
 )
 SELECT count(*)::bigint AS rows_written FROM hourly
+
+-- Each UTC day whose rolled hours changed since its daily rows were built (or that were never built),
+-- its rolled hours merged into query_perf_daily (one row per query name, the histogram as arrays) and
+-- their number into query_perf_daily_marks. A reader uses a day's rows only while that number still
+-- equals the day's rolled hours, and reads the day's other hours (not rolled: no rows then, the current
+-- hour, rows arriving later) from raw rows, as it does for any hour. Returns the days built.
+-- name: performance.rollup_daily --
+-- kind: maintenance
+WITH rolled AS (
+  SELECT date_trunc('day', r.hour, 'UTC') AS day, count(*)::integer AS hours
+  FROM query_perf_rollups r
+  GROUP BY 1
+),
+todo AS (
+  SELECT rolled.day, rolled.hours
+  FROM rolled
+  WHERE NOT EXISTS (SELECT 1 FROM query_perf_daily_marks m WHERE m.day = rolled.day AND m.hours = rolled.hours)
+),
+b AS (
+  SELECT hb.query_name, todo.day, hb.bucket, sum(hb.calls)::bigint AS calls
+  FROM todo
+  JOIN query_perf_hourly_buckets hb ON hb.hour >= todo.day AND hb.hour < todo.day + interval '1 day'
+  GROUP BY 1, 2, 3
+),
+days AS (
+  INSERT INTO query_perf_daily AS d (query_name, day, calls, failed, total_ms, min_ms, max_ms, total_rows,
+                                     buckets, bucket_calls)
+  SELECT h.query_name, todo.day, sum(h.calls), sum(h.failed), sum(h.total_ms), min(h.min_ms), max(h.max_ms),
+         sum(h.total_rows),
+         (SELECT array_agg(b.bucket ORDER BY b.bucket) FROM b WHERE b.query_name = h.query_name AND b.day = todo.day),
+         (SELECT array_agg(b.calls ORDER BY b.bucket) FROM b WHERE b.query_name = h.query_name AND b.day = todo.day)
+  FROM todo
+  JOIN query_perf_hourly h ON h.hour >= todo.day AND h.hour < todo.day + interval '1 day'
+  GROUP BY h.query_name, todo.day
+  ON CONFLICT (query_name, day) DO UPDATE
+    SET calls = excluded.calls, failed = excluded.failed, total_ms = excluded.total_ms, min_ms = excluded.min_ms,
+        max_ms = excluded.max_ms, total_rows = excluded.total_rows, buckets = excluded.buckets,
+        bucket_calls = excluded.bucket_calls
+  RETURNING 1
+),
+marks AS (
+  INSERT INTO query_perf_daily_marks AS m (day, hours)
+  SELECT day, hours FROM todo
+  ON CONFLICT (day) DO UPDATE SET hours = excluded.hours, built_at = now()
+  RETURNING 1
+)
+SELECT count(*)::bigint AS days_built FROM marks
 
 -- Merged histograms over [start, end): per query name the summary and the non-empty buckets (ascending)
 -- with their calls. Each UTC hour the window touches is one piece, cut to the window: a whole hour that
@@ -228,6 +278,123 @@ SELECT h.*,
        (SELECT array_agg(b.calls ORDER BY b.bucket) FROM b WHERE b.query_name = h.query_name) AS bucket_calls
 FROM h
 ORDER BY h.total_ms DESC, h.query_name
+
+-- The pieces of [start, end) the Query performance page summarises, for the caller to merge: one row per
+-- query name and UTC day read from query_perf_daily (a day wholly inside the window whose daily rows
+-- hold all its rolled hours), then one row per query name for the rest, pieced together hour by hour as
+-- performance.histograms does (whole rolled hours from the rollup, every other piece, also an unrolled
+-- hour of such a day, from raw rows). Each row carries its sums, extremes and histogram (non-empty
+-- buckets ascending, their calls).
+-- name: performance.window_pieces --
+WITH w AS (SELECT %(start)s::timestamptz AS lo, %(end)s::timestamptz AS hi),
+days AS (
+  SELECT m.day
+  FROM query_perf_daily_marks m, w
+  WHERE m.day >= w.lo AND m.day + interval '1 day' <= w.hi
+    AND m.hours = (SELECT count(*) FROM query_perf_rollups r
+                   WHERE r.hour >= m.day AND r.hour < m.day + interval '1 day')
+),
+-- every hour the window touches; one of a day read from query_perf_daily is covered by it if rolled
+pieces AS MATERIALIZED (
+  SELECT g AS hour, greatest(g, w.lo) AS lo, least(g + interval '1 hour', w.hi) AS hi,
+         (g >= w.lo AND g + interval '1 hour' <= w.hi
+          AND EXISTS (SELECT 1 FROM query_perf_rollups r WHERE r.hour = g)) AS rolled,
+         EXISTS (SELECT 1 FROM days WHERE days.day = date_trunc('day', g, 'UTC')) AS in_day
+  FROM w, generate_series(date_trunc('hour', w.lo, 'UTC'), w.hi, interval '1 hour') AS g
+  WHERE g < w.hi
+),
+-- the rolled hours outside those days as one array, so that the rollup tables are read by hour index
+rolled AS (SELECT coalesce(array_agg(hour), '{}') AS hours FROM pieces WHERE rolled AND NOT in_day),
+-- each raw piece read by its own index range (OFFSET 0 keeps the planner from flattening the lateral
+-- subquery into a join that scans the whole window)
+raw AS (
+  SELECT l.query_name, l.ms, l.row_count
+  FROM pieces p
+  CROSS JOIN LATERAL (SELECT l.query_name, l.execution_time_ms AS ms, l.row_count
+                      FROM query_performance_log l
+                      WHERE l.created_at >= p.lo AND l.created_at < p.hi
+                        AND (%(names)s::text[] IS NULL OR l.query_name = ANY (%(names)s::text[]))
+                      OFFSET 0) l
+  WHERE NOT p.rolled
+),
+summaries AS (
+  SELECT h.query_name, h.calls, h.failed, h.total_ms, h.min_ms, h.max_ms, h.total_rows
+  FROM query_perf_hourly h
+  WHERE h.hour = ANY ((SELECT hours FROM rolled)::timestamptz[])
+    AND (%(names)s::text[] IS NULL OR h.query_name = ANY (%(names)s::text[]))
+  UNION ALL
+  SELECT query_name, count(*), count(*) FILTER (WHERE row_count IS NULL), sum(ms), min(ms), max(ms),
+         coalesce(sum(row_count), 0)
+  FROM raw GROUP BY query_name
+),
+h AS (
+  SELECT query_name, sum(calls)::bigint AS calls, sum(failed)::bigint AS failed, sum(total_ms) AS total_ms,
+         min(min_ms) AS min_ms, max(max_ms) AS max_ms, sum(total_rows)::bigint AS total_rows
+  FROM summaries
+  GROUP BY query_name
+),
+b AS (
+  SELECT query_name, bucket, sum(calls)::bigint AS calls
+  FROM (SELECT hb.query_name, hb.bucket::integer AS bucket, hb.calls
+        FROM query_perf_hourly_buckets hb
+        WHERE hb.hour = ANY ((SELECT hours FROM rolled)::timestamptz[])
+          AND (%(names)s::text[] IS NULL OR hb.query_name = ANY (%(names)s::text[]))
+        UNION ALL
+        SELECT query_name, vp_perf_bucket(ms), count(*) FROM raw GROUP BY 1, 2) u
+  GROUP BY query_name, bucket
+),
+hist AS (
+  SELECT query_name, array_agg(bucket ORDER BY bucket) AS buckets, array_agg(calls ORDER BY bucket) AS bucket_calls
+  FROM b GROUP BY query_name
+)
+SELECT d.query_name, d.calls, d.failed, d.total_ms, d.min_ms, d.max_ms, d.total_rows, 1 AS days,
+       d.buckets::integer[] AS buckets, d.bucket_calls
+FROM days
+JOIN query_perf_daily d ON d.day = days.day
+WHERE %(names)s::text[] IS NULL OR d.query_name = ANY (%(names)s::text[])
+UNION ALL
+SELECT h.query_name, h.calls, h.failed, h.total_ms, h.min_ms, h.max_ms, h.total_rows, 0, hist.buckets,
+       hist.bucket_calls
+FROM h LEFT JOIN hist USING (query_name)
+
+-- performance.time_series for clock hours: a whole rolled hour is its query_perf_hourly row (its exact
+-- percentiles, or NULL ones with the hour's histogram where they were never taken); any other piece (an
+-- hour cut by the window, an hour not rolled yet) is computed from its raw rows.
+-- name: performance.time_series_hourly --
+WITH w AS (SELECT %(start)s::timestamptz AS lo, %(end)s::timestamptz AS hi),
+pieces AS MATERIALIZED (
+  SELECT g AS hour, greatest(g, w.lo) AS lo, least(g + interval '1 hour', w.hi) AS hi,
+         (g >= w.lo AND g + interval '1 hour' <= w.hi
+          AND EXISTS (SELECT 1 FROM query_perf_rollups r WHERE r.hour = g)) AS rolled
+  FROM w, generate_series(date_trunc('hour', w.lo, 'UTC'), w.hi, interval '1 hour') AS g
+  WHERE g < w.hi
+),
+rolled AS (SELECT coalesce(array_agg(hour), '{}') AS hours FROM pieces WHERE rolled)
+SELECT h.hour AS bucket_start, h.query_name, h.calls, h.failed, h.total_ms / h.calls AS mean_ms,
+       h.p50_ms, h.p95_ms, h.p99_ms, h.min_ms, h.max_ms,
+       CASE WHEN h.p50_ms IS NULL THEN
+         (SELECT array_agg(hb.bucket::integer ORDER BY hb.bucket) FROM query_perf_hourly_buckets hb
+          WHERE hb.query_name = h.query_name AND hb.hour = h.hour) END AS buckets,
+       CASE WHEN h.p50_ms IS NULL THEN
+         (SELECT array_agg(hb.calls ORDER BY hb.bucket) FROM query_perf_hourly_buckets hb
+          WHERE hb.query_name = h.query_name AND hb.hour = h.hour) END AS bucket_calls
+FROM query_perf_hourly h
+WHERE h.hour = ANY ((SELECT hours FROM rolled)::timestamptz[])
+  AND (%(names)s::text[] IS NULL OR h.query_name = ANY (%(names)s::text[]))
+UNION ALL
+SELECT p.hour, l.query_name, count(*)::bigint, count(*) FILTER (WHERE l.row_count IS NULL)::bigint,
+       avg(l.ms), percentile_cont(0.5) WITHIN GROUP (ORDER BY l.ms),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY l.ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY l.ms),
+       min(l.ms), max(l.ms), NULL, NULL
+FROM pieces p
+CROSS JOIN LATERAL (SELECT l.query_name, l.execution_time_ms AS ms, l.row_count
+                    FROM query_performance_log l
+                    WHERE l.created_at >= p.lo AND l.created_at < p.hi
+                      AND (%(names)s::text[] IS NULL OR l.query_name = ANY (%(names)s::text[]))
+                    OFFSET 0) l  -- one index range per piece, as in performance.window_pieces
+WHERE NOT p.rolled
+GROUP BY p.hour, l.query_name
+ORDER BY 1, 2
 
 -- name: performance.stat_statements_state --
 SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS installed,

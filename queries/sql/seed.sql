@@ -31,7 +31,7 @@ SELECT (SELECT count(*) FROM users) AS users,
 TRUNCATE venues, venue_owners, friendships, check_ins, reviews, favorites, collections, collection_venues,
          device_tokens, notification_settings, notifications, event_stream, flash_offers, flash_offer_claims,
          venue_interactions, user_privacy, query_performance_log, query_perf_hourly_buckets, query_perf_hourly,
-         query_perf_rollups, venue_counter_shards
+         query_perf_rollups, query_perf_daily, query_perf_daily_marks, venue_counter_shards
 
 -- name: seed.reset_users --
 -- kind: maintenance
