@@ -20,7 +20,7 @@ SCOPED_READS = {  # what an owner may select, and the column that names the venu
     "venues": "id", "venue_owners": "venue_id", "flash_offers": "venue_id", "check_ins": "venue_id",
     "reviews": "venue_id", "favorites": "venue_id", "collection_venues": "venue_id", "event_stream": "venue_id",
     "venue_interactions": "venue_id", "notifications": "venue_id", "venue_stats_visible": "venue_id",
-    "venue_counter_shards": "venue_id",
+    "venue_counter_shards": "venue_id", "venue_stats_rows": "venue_id",
 }
 
 CRAFTED = [

@@ -127,8 +127,10 @@ def page(db, *, q: str = "", category: str | None = None, sort: str = "engagemen
     total = count(db, q=q, category=category)
     pages = max(1, -(-total // page_size))
     page = min(page, pages)
-    rows = db.run("venue_stats.page", {"q": q, "category": category, "sort": sort, "descending": bool(descending),
-                                       "limit": page_size, "offset": (page - 1) * page_size})
+    # the default order has an index to walk; the other keys sort every venue the caller sees
+    name = "venue_stats.page_by_score" if sort == "engagement_score" else "venue_stats.page"
+    rows = db.run(name, {"q": q, "category": category, "sort": sort, "descending": bool(descending),
+                         "limit": page_size, "offset": (page - 1) * page_size})
     return {"rows": _frame(rows, PAGE_COLUMNS), "total": total, "page": page, "pages": pages,
             "page_size": page_size}
 

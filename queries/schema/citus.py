@@ -250,7 +250,7 @@ DEVIATIONS: dict[tuple[str, str], str] = {
     **{("policy-without-subquery", f"{t}.vp_venue_scope"): _SCOPE for t in (
         "check_ins", "collection_venues", "event_stream", "favorites", "flash_offers", "notifications",
         "reviews", "rollup_log", "rollup_offer_days", "rollup_offer_funnel", "rollup_venue_daily",
-        "venue_counter_shards", "venue_interactions", "venue_owners", "venues")},
+        "venue_counter_shards", "venue_interactions", "venue_owners", "venue_stats_rows", "venues")},
     ("policy-without-subquery", "flash_offer_claims.vp_venue_scope"):
         "`venue_id = ANY (vp_scope_venue_ids())` on the claim's own `venue_id` (the EXISTS over "
         "flash_offers is a subquery)",

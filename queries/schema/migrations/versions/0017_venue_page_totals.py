@@ -1,4 +1,6 @@
-"""The Venues page's totals and default order without reading every venue (issue 13).
+"""The Venues page's totals and default order without reading every venue (issue 13): venue_stats_rows
+carries the venue policy (row-level security) and is granted to owners, so the page can walk its
+engagement-score index for a page's ids; its counts read venue_stats_score_summary (revision 0015).
 
 Revision ID: 0017
 Revises: 0016
