@@ -75,7 +75,7 @@ def render(ctx: PageContext) -> None:
         query = url_select("Query", [ALL, *names], param="query")
     selected = None if query in (None, ALL) else [query]
 
-    _percentiles(stats, selected, lo, hi, ctx)
+    _percentiles(stats, selected)
     _trend(ctx, lo, hi, start, end, selected, stats)
     _slowest(ctx, lo, hi)
     _waits(ctx, lo, hi, selected)
@@ -144,8 +144,7 @@ def _live(ctx: PageContext, window_label: str) -> None:
 # -- the chosen window -------------------------------------------------------------------------------------
 
 
-def _percentiles(stats: pd.DataFrame, selected: list[str] | None, lo: datetime, hi: datetime,
-                 ctx: PageContext) -> None:
+def _percentiles(stats: pd.DataFrame, selected: list[str] | None) -> None:
     with panel("Per-query percentiles"):
         if stats.empty:
             empty_state("No query timings in this date range.", NO_TIMINGS_HINT)
