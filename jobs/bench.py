@@ -71,8 +71,8 @@ def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
     from venuepulse.queries.pages import venues as venue_stats
 
     now = datetime.now(UTC)
-    month = now - timedelta(days=30)
-    # the date-range pages ask for whole UTC days, the last 30 by default (widgets.url_date_range/range_bounds)
+    # the date-range pages ask for whole UTC days, the last 30 by default (widgets.url_date_range/range_bounds);
+    # Jobs & health the last 7
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     lo, hi = today - timedelta(days=29), today + timedelta(days=1)
     # Query performance: the last 7 days by default, hourly buckets for 7 days (_default_bucket), the
@@ -95,9 +95,11 @@ def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
             ("overview.rollup_freshness", lambda: overview.rollup_freshness(db)),
             ("overview.trends", lambda: overview.trends(db, lo, hi, "day")),
             ("overview.top_venues", lambda: overview.top_venues(db, lo, hi)),
+            ("overview.change_markers", lambda: overview.change_markers(db, lo, hi)),
         ],
         "venues": [
             ("venue_stats.summary", lambda: venue_stats.summary(db)),
+            ("venue_stats.categories", lambda: venue_stats.categories(db)),
             ("venue_stats.count", lambda: venue_stats.count(db)),
             ("venue_stats.page", lambda: venue_stats.page(db)),
             ("venue_stats.leaderboard", lambda: venue_stats.leaderboard(db)),
@@ -133,7 +135,12 @@ def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
             ("jobs.partition_status", lambda: jobs.partition_status(db)),
             ("jobs.view_freshness", lambda: jobs.view_freshness(db)),
             ("jobs.rollup_lag", lambda: jobs.rollup_lag(db)),
-            ("jobs.drift_history", lambda: jobs.drift_history(db, month, now)),
+            ("jobs.replication", lambda: jobs.replication(db)),
+            ("jobs.job_runs", lambda: jobs.job_runs(db, start=week, end=hi, limit=2_000)),
+            ("jobs.failed_runs", lambda: jobs.job_runs(db, start=week, end=hi, limit=2_000, status="failed")),
+            ("jobs.drift_daily", lambda: jobs.drift_daily(db, week, hi)),
+            ("jobs.drift_history", lambda: jobs.drift_history(db, week, hi, limit=500)),
+            ("jobs.role_privileges", lambda: jobs.role_privileges(db)),
         ],
     }
 

@@ -1,5 +1,5 @@
 """The Query performance page's window summaries read days from query_perf_daily, hours from the hourly
-rollup and the rest from raw rows (revision 0019): counts, sums and extremes equal a brute-force recount
+rollup and the rest from raw rows (revision 0018): counts, sums and extremes equal a brute-force recount
 of the raw rows, the per-query percentiles are within the stated bound of percentile_cont, and the hourly
 trend's percentiles are percentile_cont itself, before and after rollups at random points (run twice, or
 with a `since` that leaves part of a day unrolled) and after the raw rows expire."""
@@ -133,7 +133,7 @@ def test_the_summaries_outlive_the_raw_rows(db, conn):
     values = [r[1] for r in rows]
     for key, p in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
         assert within_bound(got[key], values, p)
-    # an hour rolled before 0019 kept its percentiles has none: its histogram estimates them
+    # an hour rolled before 0018 kept its percentiles has none: its histogram estimates them
     conn.execute("UPDATE query_perf_hourly SET p50_ms = NULL, p95_ms = NULL, p99_ms = NULL")
     series = perf.time_series(db, DAY0, DAY0 + timedelta(days=2), "1h")
     assert sum(r["calls"] for r in series) == 50

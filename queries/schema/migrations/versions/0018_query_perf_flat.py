@@ -1,4 +1,4 @@
-"""The Offers page's funnel, conversion and when-it-works from rollups whose size follows the period, not the offers (issue 13).
+"""The Query performance page's per-query table and hourly trend from daily and hourly rollups plus the raw tail (issue 13).
 
 Revision ID: 0018
 Revises: 0017
@@ -13,8 +13,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    run_sql_file("0018_offer_rollups.up.sql")
+    run_sql_file("0018_query_perf_flat.up.sql")
 
 
 def downgrade() -> None:
-    run_sql_file("0018_offer_rollups.down.sql")
+    run_sql_file("0018_query_perf_flat.down.sql")
