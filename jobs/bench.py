@@ -116,9 +116,9 @@ def page_workload(db: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]:
             ("engagement.notification_categories", lambda: engagement.notification_categories(db, lo, hi)),
         ],
         "offers": [
-            ("offers.venues_with_offers", lambda: offers.venues_with_offers(db)),
-            ("offers.offer_list", lambda: offers.offer_list(db, lo, hi)),
-            ("offers.funnel", lambda: offers.funnel(db, lo, hi)),
+            ("offers.venues_with_offers", lambda: offers.venues_with_offers(db, limit=offers.MAX_VENUES)),
+            ("offers.offer_list", lambda: offers.offer_list(db, lo, hi, limit=offers.LIST_LIMIT)),
+            ("offers.funnel", lambda: offers.funnel(db, lo, hi, top=offers.TOP_OFFERS)),
             ("offers.rollup_freshness", lambda: offers.rollup_freshness(db)),
             ("offers.conversion_by_day", lambda: offers.conversion_by_day(db, lo, hi)),
             ("offers.when_it_works", lambda: offers.when_it_works(db, lo, hi)),

@@ -219,6 +219,26 @@ def test_ordered_funnel_equals_brute_force_recount_over_random_histories(conn, d
         _assert_same(row, brute_funnel([o], events, claims, now))
         assert row["is_final"] == (now >= o["end"])
 
+    # the page's breakdown limit: the top offers by claimed users (then viewed, then id), the total still
+    # over every offer, and the best converting offers ranked over every offer
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(offers, "MIN_VIEWERS_TO_RANK", 1)  # five users: let every viewed offer rank
+        mp.setattr(offers, "BEST_OFFERS", 2)
+        cut = offers.funnel(db, *ALL_TIME, top=2)
+        want_best = offers.best_converting(offers.funnel(db, *ALL_TIME)["offers"], 2)
+    _assert_same(cut["total"], brute_funnel(made, events, claims, cut["total"]["as_of"]))
+    brute = {o["id"]: brute_funnel([o], events, claims, now) for o in made}
+    top = sorted(made, key=lambda o: (-brute[o["id"]]["claimed_users"], -brute[o["id"]]["viewed_users"], o["id"]))
+    assert cut["offers"]["offer_id"].tolist() == [o["id"] for o in top[:2]]
+    for row in cut["offers"].to_dict("records"):
+        _assert_same(row, brute[row["offer_id"]])
+    assert cut["best"]["offer_id"].tolist() == want_best["offer_id"].tolist()
+    rated = [o for o in made if brute[o["id"]]["viewed_users"] >= 1]
+    best = sorted(rated, key=lambda o: (-brute[o["id"]]["claimed_users"] / brute[o["id"]]["viewed_users"],
+                                        -brute[o["id"]]["claimed_users"], o["id"]))[:2]
+    assert [brute[i]["claimed_users"] / brute[i]["viewed_users"] for i in cut["best"]["offer_id"]] == \
+        [brute[o["id"]]["claimed_users"] / brute[o["id"]]["viewed_users"] for o in best]
+
     # one venue only, and one offer only, through the filters
     for v in VENUES:
         mine = [o for o in made if o["venue"] == v]
@@ -315,6 +335,57 @@ def test_offer_list_shows_live_status_and_marks_open_windows(conn, db):
     f = offers.funnel(db, NOW - timedelta(days=2, hours=12), NOW + timedelta(minutes=1))
     assert f["total"]["offers"] == 3 and f["total"]["offers_open"] == 2 and f["total"]["is_final"] is False
     assert offers.venues_with_offers(db)["offer_count"].tolist() == [2, 2]
+
+
+def test_offer_list_is_the_most_recent_offers_overlapping_the_period_whatever_the_limit(conn, db):
+    _base_rows(conn)
+    made = []
+    for i in range(12):  # windows of 1 to 30 hours, some straddling each period's start
+        start = NOW - timedelta(days=6) + timedelta(hours=11 * i)
+        end = start + timedelta(hours=1 + (i * 7) % 30)
+        made.append({"id": _offer(conn, VENUES[i % 2], start, end, title=f"o{i}"), "venue": VENUES[i % 2],
+                     "start": start, "end": end})
+    periods = [ALL_TIME, (NOW - timedelta(days=4), NOW - timedelta(days=2)),
+               (NOW - timedelta(days=5, hours=3), NOW - timedelta(days=5)), (NOW + timedelta(days=9), NOW + timedelta(days=10))]
+    for lo, hi in periods:
+        for venue in (None, VENUES[1]):
+            want = sorted((o for o in made if o["start"] < hi and o["end"] > lo and venue in (None, o["venue"])),
+                          key=lambda o: (-o["start"].timestamp(), o["id"]))
+            for limit in (1, 2, 3, 5, 100):
+                got = offers.offer_list(db, lo, hi, venue_id=venue, limit=limit)
+                assert got["offer_id"].tolist() == [o["id"] for o in want[:limit]], (lo, hi, venue, limit)
+
+
+def test_venue_filter_lists_venues_with_offers_by_name_and_searches_them(conn, db, db_url):
+    extra = [uuid.UUID(int=0xB00 + i) for i in range(6)]
+    for i, v in enumerate(extra):  # names out of id order; the odd ones have no offer
+        conn.execute("INSERT INTO venues (id, name, category, city, lat, lng) VALUES (%s, %s, 'bar', %s, 1, 1)",
+                     (v, f"Bar {5 - i}", "Porto" if i < 3 else "Faro"))
+        if i % 2 == 0:
+            for k in range(i + 1):
+                _offer(conn, v, NOW - timedelta(days=k + 1), NOW - timedelta(days=k), title=f"b{i}{k}")
+    want = sorted(((f"Bar {5 - i}", "Porto" if i < 3 else "Faro", v, i + 1) for i, v in enumerate(extra)
+                   if i % 2 == 0))
+    got = offers.venues_with_offers(db)
+    assert list(zip(got["name"], got["city"], got["venue_id"], got["offer_count"], strict=True)) == want
+    assert offers.venues_with_offers(db, limit=2)["venue_id"].tolist() == [w[2] for w in want[:2]]
+    assert offers.venues_with_offers(db, q="porto")["venue_id"].tolist() == [w[2] for w in want if w[1] == "Porto"]
+    assert offers.venues_with_offers(db, q="BAR 1")["venue_id"].tolist() == [extra[4]]
+    assert offers.venues_with_offers(db, venue_id=extra[2])["venue_id"].tolist() == [extra[2]]
+    assert offers.venues_with_offers(db, venue_id=extra[1]).empty  # a venue without offers is not listed
+
+    from venuepulse.dashboard.context import Account, ScopedDatabase
+    from venuepulse.queries.access.roles import ensure_login_roles
+    from venuepulse.queries.core.runner import Database
+
+    with Database(ensure_login_roles(db_url)["owner_url"], record=False) as raw:
+        owner = ScopedDatabase(raw, Account("o", "venue_owner", venue_ids=(extra[0], extra[1], extra[2])))
+        mine = offers.venues_with_offers(owner)
+        assert list(zip(mine["venue_id"], mine["offer_count"], strict=True)) == [(extra[2], 3), (extra[0], 1)]
+        assert offers.venues_with_offers(owner, venue_id=extra[4]).empty  # another owner's venue
+        assert offers.venues_with_offers(owner, q="bar 3")["venue_id"].tolist() == [extra[2]]
+        listed = offers.offer_list(owner, *ALL_TIME, limit=2)
+        assert sorted(map(str, listed["venue_id"])) == sorted(map(str, (extra[0], extra[2])))  # both start a day ago
 
 
 def test_a_period_without_offers_gives_an_empty_funnel(db):

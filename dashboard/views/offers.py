@@ -22,6 +22,7 @@ from venuepulse.dashboard.widgets import (
     range_bounds,
     url_date_range,
     url_select,
+    url_text,
 )
 from venuepulse.durations import format_duration
 from venuepulse.errors import VenuePulseError
@@ -30,7 +31,7 @@ from venuepulse.queries.pages import offers
 
 ALL = "all"
 LIVE_REFRESH = timedelta(seconds=60)
-LIST_LIMIT = 1000
+LIST_LIMIT = offers.LIST_LIMIT
 SEED_HINT = "Load demo data with `venuepulse seed --scale small`, or keep `venuepulse simulate` running for live offers."
 
 FUNNEL_HELP = """**How the funnel counts.** For each offer, over its window [start, end):
@@ -81,12 +82,8 @@ def _offers(ctx: PageContext, owner: bool) -> None:
     with c1:
         start, end = url_date_range(default_days=30, key="offers_range")
     lo, hi = range_bounds(start, end)
-    venue_names = {str(r["venue_id"]): f"{r['name']} ({r['city']})" for r in venues.to_dict("records")}
     with c2:
-        venue = url_select("Venue", [ALL, *venue_names], param="venue",
-                           format_func=lambda v: ("All your venues" if owner else "All venues") if v == ALL
-                           else venue_names.get(v, v))
-    venue_id = None if venue in (None, ALL) else venue
+        venue_id = _venue_filter(ctx, venues, owner)
 
     listed = offers.offer_list(ctx.db, lo, hi, venue_id=venue_id, limit=LIST_LIMIT)
     with c3:
@@ -100,13 +97,40 @@ def _offers(ctx: PageContext, owner: bool) -> None:
         return
     if len(listed) >= LIST_LIMIT:
         st.info(f"Showing the {LIST_LIMIT} most recent offers of the period; narrow the dates or pick a venue "
-                "to see the others.")
+                "to see the others (the funnel's totals count every offer of the period).")
     _live(ctx, lo, hi, venue_id, offer_id)
     with panel("When it works"):
         _when(ctx, lo, hi, venue_id)
     if owner:
         with panel("Against similar venues"):
             _benchmarks(ctx, listed, offer_id)
+
+
+def _venue_filter(ctx: PageContext, venues, owner: bool) -> str | None:
+    """A select while the venues with offers fit a list; past FILTER_VENUES, a search (the way Metabase's
+    filters switch): up to SEARCH_VENUES venues whose name or city contains the text, plus the URL's venue."""
+    everyone = "All your venues" if owner else "All venues"
+    if len(venues) <= offers.FILTER_VENUES:
+        names = {str(r["venue_id"]): f"{r['name']} ({r['city']})" for r in venues.to_dict("records")}
+        venue = url_select("Venue", [ALL, *names], param="venue",
+                           format_func=lambda v: everyone if v == ALL else names.get(v, v))
+        return None if venue in (None, ALL) else venue
+    q = url_text("Find a venue", param="venue_q", placeholder="Name or city")
+    found = offers.venues_with_offers(ctx.db, q=q, limit=offers.SEARCH_VENUES) if q else venues.iloc[:0]
+    current = st.query_params.get("venue")
+    if current and current != ALL and current not in {str(v) for v in found["venue_id"]}:
+        try:
+            found = pd.concat([offers.venues_with_offers(ctx.db, venue_id=current, limit=1), found])
+        except ValueError:
+            pass  # not a venue id: url_select says so and falls back to all venues
+    names = {str(r["venue_id"]): f"{r['name']} ({r['city']})" for r in found.to_dict("records")}
+    if q and len(found) >= offers.SEARCH_VENUES:
+        st.caption(f"The first {offers.SEARCH_VENUES} matches; type more to narrow them.")
+    elif q and found.empty:
+        st.caption("No venue with offers matches.")
+    venue = url_select("Venue", [ALL, *names], param="venue",
+                       format_func=lambda v: everyone if v == ALL else names.get(v, v))
+    return None if venue in (None, ALL) else venue
 
 
 @st.fragment(run_every=LIVE_REFRESH)
@@ -120,7 +144,9 @@ def _live(ctx: PageContext, lo, hi, venue_id: str | None, offer_id: str | None) 
 
 
 def _funnel(ctx: PageContext, lo, hi, venue_id, offer_id) -> None:
-    result = offers.funnel(ctx.db, lo, hi, venue_id=venue_id, offer_id=offer_id)
+    show_all = bool(st.session_state.get("offers_funnel_all"))
+    result = offers.funnel(ctx.db, lo, hi, venue_id=venue_id, offer_id=offer_id,
+                           top=None if show_all else offers.TOP_OFFERS)
     total = result["total"]
     freshness(total["as_of"], "Live counts")
     _rollups_caption(offers.rollup_freshness(ctx.db))
@@ -170,6 +196,13 @@ def _funnel(ctx: PageContext, lo, hi, venue_id, offer_id) -> None:
     per = result["offers"]
     if not offer_id and len(per) > 1:
         st.markdown("**Funnel by offer**")
+        if total["offers"] > offers.TOP_OFFERS:
+            st.toggle(f"Show all {fmt_int(total['offers'])} offers", key="offers_funnel_all",
+                      help=f"Off: the {offers.TOP_OFFERS} offers with the most claimed users. The totals above "
+                           "count every offer either way.")
+            if not show_all:
+                st.caption(f"The {offers.TOP_OFFERS} offers with the most claimed users of "
+                           f"{fmt_int(total['offers'])}.")
         table = pd.DataFrame({
             "Offer": per["title"],
             "Final": per["is_final"],
@@ -268,7 +301,7 @@ def _when(ctx: PageContext, lo, hi, venue_id) -> None:
                 st.plotly_chart(fig, key=f"offers_when_{kind}")
         download_csv(df, "offer_claims_by_hour.csv", key="csv_when")
 
-    best = offers.best_converting(offers.funnel(ctx.db, lo, hi, venue_id=venue_id)["offers"])
+    best = offers.funnel(ctx.db, lo, hi, venue_id=venue_id, top=offers.TOP_OFFERS)["best"]
     st.markdown("**Best converting offers**")
     if best.empty:
         st.caption(f"No offer of the period has {offers.MIN_VIEWERS_TO_RANK} or more viewers yet.")

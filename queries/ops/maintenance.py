@@ -312,7 +312,8 @@ def _probe_params(s: Mapping[str, Any], t: datetime) -> dict[str, dict[str, Any]
         "venue_stats.leaderboard": {"category": None, "limit": 20},
         "venue_stats.live_counters": {"venue_id": venue},
         "offers.list": {"from": week, "to": t + timedelta(days=1), "venue_id": None, "limit": 100},
-        "offers.funnel": {"from": t - timedelta(days=30), "to": t, "venue_id": None, "offer_id": None},
+        "offers.funnel": {"from": t - timedelta(days=30), "to": t, "venue_id": None, "offer_id": None,
+                          "top": 25, "best": 5, "min_viewers": 5},
         "overview.kpis": {"now": None},
     }
 

@@ -36,6 +36,11 @@ UNIQUE_COLUMNS = {"targeted": "targeted", "viewed": "viewed_users", "clicked": "
 COUNTER_COLUMNS = {"targeted": "targeted", "viewed": "view_count", "clicked": "click_count",
                    "claimed": "claimed_count", "redeemed": "redeemed_count"}
 MAX_LIST = 5000
+FILTER_VENUES = 200  # more venues with offers than this: the page's venue filter becomes a search
+MAX_VENUES = FILTER_VENUES + 1
+SEARCH_VENUES = 50  # venues a search shows
+LIST_LIMIT = 100  # the page's offer list and Offer select: the most recent offers of the period
+TOP_OFFERS = 25  # the page's funnel by offer: the offers with the most claimed users (all on request)
 
 _LIST_COLUMNS = ["offer_id", "title", "venue_id", "venue_name", "status", "window_open", "start_time", "end_time",
                  "max_claims", "push_sent", "push_sent_at", "push_recipient_count", "view_count", "click_count",
@@ -64,15 +69,22 @@ def _uuid(name: str, value: Any) -> UUID | None:
 # -- queries -----------------------------------------------------------------------------------------------
 
 
-def venues_with_offers(db) -> pd.DataFrame:
-    """Venues that have offers: venue_id, name, city, offer_count (sorted by name)."""
-    return common.frame(db.run("offers.venues"), ["venue_id", "name", "city", "offer_count"])
+def venues_with_offers(db, *, q: str = "", venue_id: UUID | str | None = None,
+                       limit: int = MAX_VENUES) -> pd.DataFrame:
+    """Venues that have offers, by name: venue_id, name, city, offer_count; at most ``limit`` of them,
+    those whose name or city contains ``q`` (case-insensitive), or only ``venue_id`` when given.  The page
+    asks for FILTER_VENUES + 1 to learn whether its venue filter is a list or a search."""
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+        raise ValueError(f"limit must be a whole number from 1 to {MAX_LIST}, got {limit!r}")
+    params = {"q": str(q or "").replace("\x00", "").strip()[:200], "venue_id": _uuid("venue_id", venue_id),
+              "limit": limit}
+    return common.frame(db.run("offers.venues", params), ["venue_id", "name", "city", "offer_count"])
 
 
 def offer_list(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = None,
-               limit: int = 1000) -> pd.DataFrame:
-    """Offers whose window overlaps [start, end), newest start first, with live ``status``
-    (scheduled / active / full / expired), ``window_open`` and the raw counters."""
+               limit: int = LIST_LIMIT) -> pd.DataFrame:
+    """Offers whose window overlaps [start, end), newest start first (at most ``limit``), with live
+    ``status`` (scheduled / active / full / expired), ``window_open`` and the raw counters."""
     if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
         raise ValueError(f"limit must be a whole number from 1 to {MAX_LIST}, got {limit!r}")
     params = {**common.period(start, end), "venue_id": _uuid("venue_id", venue_id), "limit": limit}
@@ -80,17 +92,23 @@ def offer_list(db, start: datetime, end: datetime, *, venue_id: UUID | str | Non
 
 
 def funnel(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = None,
-           offer_id: UUID | str | None = None) -> dict[str, Any]:
+           offer_id: UUID | str | None = None, top: int | None = None) -> dict[str, Any]:
     """The funnel of every offer of the period (optionally one venue's, or one offer).
 
-    Returns ``{"offers": DataFrame (one row per offer), "total": dict (across those offers)}``.
+    Returns ``{"offers": DataFrame, "best": DataFrame, "total": dict}``: ``offers`` has one row per offer,
+    or with ``top`` only the ``top`` offers with the most claimed users (then viewed; the page's breakdown
+    limit); ``best`` is :func:`best_converting` over every offer of the period; ``total`` is across every
+    offer of the period whatever ``top`` is.
     Columns: offer_id, title (None in the total), targeted, viewed_users, clicked_users, claimed_users, redeemed_users (ordered unique-user
     funnel), view_count, click_count, claimed_count, redeemed_count (raw counters), is_final,
     offers, offers_open, time_to_claim_p50_s / _p90_s, time_to_redeem_p50_s / _p90_s (seconds, None when
     nobody got that far), as_of.
     """
+    if top is not None and (not isinstance(top, int) or top < 1):
+        raise ValueError(f"top must be a positive whole number or None, got {top!r}")
     params = {**common.period(start, end), "venue_id": _uuid("venue_id", venue_id),
-              "offer_id": _uuid("offer_id", offer_id)}
+              "offer_id": _uuid("offer_id", offer_id), "top": top, "best": BEST_OFFERS,
+              "min_viewers": MIN_VIEWERS_TO_RANK}
     rows = db.run("offers.funnel", params)
     per_offer = [r for r in rows if not r["is_total"]]
     total = next((r for r in rows if r["is_total"]), None)
@@ -99,7 +117,13 @@ def funnel(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = 
         total.update(offer_id=None, title=None, is_total=True, is_final=True, time_to_claim_p50_s=None,
                      time_to_claim_p90_s=None, time_to_redeem_p50_s=None, time_to_redeem_p90_s=None,
                      as_of=None)
-    return {"offers": common.frame(per_offer, _FUNNEL_COLUMNS), "total": dict(total)}
+    total = {k: v for k, v in dict(total).items() if k != "in_top"}
+    candidates = common.frame(per_offer, _FUNNEL_COLUMNS)
+    shown = common.frame([r for r in per_offer if r["in_top"]], _FUNNEL_COLUMNS)
+    if top is not None:
+        shown = shown.sort_values(["claimed_users", "viewed_users", "offer_id"], ascending=[False, False, True],
+                                  kind="stable").reset_index(drop=True)
+    return {"offers": shown, "best": best_converting(candidates, BEST_OFFERS), "total": total}
 
 
 def funnel_steps(row: dict[str, Any] | pd.Series) -> pd.DataFrame:
@@ -169,6 +193,7 @@ def benchmarks(db, offer_ids) -> pd.DataFrame:
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MIN_VIEWERS_TO_RANK = 5  # an offer seen by fewer people says little about what converts
+BEST_OFFERS = 5  # the page's "best converting offers"
 
 
 def when_it_works(db, start: datetime, end: datetime, *, venue_id: UUID | str | None = None) -> pd.DataFrame:

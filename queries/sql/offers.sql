@@ -17,19 +17,66 @@
 -- funnel queries below.
 
 -- name: offers.venues --
--- Venues that have at least one offer (for the venue filter).
-SELECT v.id AS venue_id, v.name, v.city, count(*) AS offer_count
-FROM flash_offers o
-JOIN venues v ON v.id = o.venue_id
-GROUP BY v.id, v.name, v.city
-ORDER BY v.name, v.city, v.id
+-- Venues that have at least one offer (for the venue filter), by name: at most %(limit)s of them, those
+-- whose name or city contains %(q)s ('' = any), or only %(venue_id)s when given.  Unrestricted roles walk
+-- idx_venues_name (migration 0019) with an EXISTS probe into idx_flash_offers_venue_start, so the cost
+-- follows the list shown, not the number of venues; a venue owner's connection starts from its own venue
+-- ids instead (the row-level policy's OR would make the walk read every venue).
+WITH sc AS (SELECT (SELECT vp_is_scoped_role()) AS scoped),
+w AS (
+  SELECT v.id, v.name, v.city FROM venues v
+  WHERE NOT (SELECT scoped FROM sc)
+    AND (%(venue_id)s::uuid IS NULL OR v.id = %(venue_id)s::uuid)
+    AND (%(q)s::text = '' OR strpos(lower(v.name), lower(%(q)s::text)) > 0
+         OR strpos(lower(v.city), lower(%(q)s::text)) > 0)
+    AND EXISTS (SELECT 1 FROM flash_offers o WHERE o.venue_id = v.id)
+  ORDER BY v.name, v.city, v.id
+  LIMIT %(limit)s
+),
+own AS (
+  SELECT v.id, v.name, v.city FROM venues v
+  WHERE (SELECT scoped FROM sc) AND v.id = ANY ((SELECT vp_scope_venue_ids())::uuid[])
+    AND (%(venue_id)s::uuid IS NULL OR v.id = %(venue_id)s::uuid)
+    AND (%(q)s::text = '' OR strpos(lower(v.name), lower(%(q)s::text)) > 0
+         OR strpos(lower(v.city), lower(%(q)s::text)) > 0)
+    AND EXISTS (SELECT 1 FROM flash_offers o WHERE o.venue_id = v.id)
+  ORDER BY v.name, v.city, v.id
+  LIMIT %(limit)s
+)
+SELECT x.id AS venue_id, x.name, x.city,
+       (SELECT count(*) FROM flash_offers o WHERE o.venue_id = x.id) AS offer_count
+FROM (SELECT * FROM w UNION ALL SELECT * FROM own) x
+ORDER BY x.name, x.city, x.id
 
 -- name: offers.list --
--- Offers of the period with live status and raw counters, newest first.
+-- Offers of the period with live status and raw counters, newest start first, at most %(limit)s.  Two
+-- index walks that stop at the limit: offers starting inside the period (by start_time), then, only
+-- when those are fewer than the limit, offers that started before it and end inside or after it (by
+-- end_time, idx_flash_offers_end of migration 0019) -- so no walk reads the history before the period.
+WITH a AS (
+  SELECT o.id, o.start_time FROM flash_offers o
+  WHERE o.start_time >= %(from)s AND o.start_time < %(to)s
+    AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
+  ORDER BY o.start_time DESC, o.id
+  LIMIT %(limit)s
+),
+b AS (
+  SELECT o.id, o.start_time FROM flash_offers o
+  WHERE o.end_time > %(from)s AND o.start_time < %(from)s AND o.start_time < %(to)s
+    AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
+    AND (SELECT count(*) FROM a) < %(limit)s
+  ORDER BY o.start_time DESC, o.id
+  LIMIT %(limit)s
+),
+ids AS (
+  SELECT id, start_time FROM (SELECT * FROM a UNION ALL SELECT * FROM b) u
+  ORDER BY start_time DESC, id
+  LIMIT %(limit)s
+)
 SELECT o.id AS offer_id,
        o.title,
        o.venue_id,
-       v.name AS venue_name,
+       (SELECT v.name FROM venues v WHERE v.id = o.venue_id) AS venue_name,
        status(o) AS status,
        now() < o.end_time AS window_open,
        o.start_time,
@@ -45,11 +92,9 @@ SELECT o.id AS offer_id,
        greatest(o.max_claims - o.claimed_count, 0) AS claims_left,
        now() AS as_of
 FROM flash_offers o
-JOIN venues v ON v.id = o.venue_id
-WHERE o.start_time < %(to)s AND o.end_time > %(from)s
-  AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
+-- by primary key (a join here was planned as a hash over every offer)
+WHERE o.id = ANY (ARRAY(SELECT id FROM ids))
 ORDER BY o.start_time DESC, o.id
-LIMIT %(limit)s
 
 -- name: offers.funnel --
 -- One row per offer of the period (offer_id set) plus one total row across them (offer_id NULL).
@@ -57,6 +102,10 @@ LIMIT %(limit)s
 -- of an offer comes from rollup_offer_funnel (its users per step and every time to claim and to
 -- redeem, so percentiles across offers stay exact); an offer changed since the last fold (or never
 -- folded) is counted from its events with offer_funnel_users instead.
+-- Like a breakdown limit, the per-offer rows can be cut to the %(top)s offers with the most claimed users
+-- (NULL = every offer) -- plus the %(best)s best converting offers among those with at least
+-- %(min_viewers)s viewers (claimed / viewed, then claimed, then offer id), so the page's "best
+-- converting" panel stays exact; in_top marks the breakdown's rows.  The total is over every offer.
 WITH sel AS (
   SELECT o.id, o.title, o.start_time, o.end_time, o.push_recipient_count, o.view_count, o.click_count,
          o.claimed_count, o.redeemed_count, now() < o.end_time AS window_open
@@ -125,7 +174,8 @@ counters AS (
          sum(redeemed_count) AS redeemed_count
   FROM sel
   GROUP BY GROUPING SETS ((id, title), ())
-)
+),
+res AS (
 SELECT c.offer_id,
        c.title,
        c.is_total,
@@ -150,7 +200,25 @@ FROM counters c
 -- a hashable key (IS NOT DISTINCT FROM would compare every offer with every other)
 LEFT JOIN users_agg u ON u.is_total = c.is_total
  AND coalesce(u.offer_id, '00000000-0000-0000-0000-000000000000') = coalesce(c.offer_id, '00000000-0000-0000-0000-000000000000')
-ORDER BY c.is_total, c.offer_id
+),
+ranked AS (
+  SELECT res.*,
+         row_number() OVER (PARTITION BY res.is_total
+                            ORDER BY res.claimed_users DESC, res.viewed_users DESC, res.offer_id) AS claim_rank,
+         row_number() OVER (PARTITION BY res.is_total, res.viewed_users >= %(min_viewers)s
+                            ORDER BY res.claimed_users::float8 / nullif(res.viewed_users, 0) DESC NULLS LAST,
+                                     res.claimed_users DESC, res.offer_id) AS rate_rank
+  FROM res
+)
+SELECT r.offer_id, r.title, r.is_total, r.offers, r.offers_open, r.is_final, r.targeted, r.viewed_users,
+       r.clicked_users, r.claimed_users, r.redeemed_users, r.view_count, r.click_count, r.claimed_count,
+       r.redeemed_count, r.time_to_claim_p50_s, r.time_to_claim_p90_s, r.time_to_redeem_p50_s,
+       r.time_to_redeem_p90_s, r.as_of,
+       (r.is_total OR %(top)s::int IS NULL OR r.claim_rank <= %(top)s::int) AS in_top
+FROM ranked r
+WHERE r.is_total OR %(top)s::int IS NULL OR r.claim_rank <= %(top)s::int
+   OR (r.viewed_users >= %(min_viewers)s AND r.rate_rank <= %(best)s)
+ORDER BY r.is_total, r.offer_id
 
 -- name: offers.conversion_by_day --
 -- The same ordered funnel, grouped by the UTC day of each (user, offer) pair's first view, for first
