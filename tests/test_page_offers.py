@@ -175,3 +175,23 @@ def test_both_pages_draw_the_tiny_demo_data_and_agree_with_the_queries(page_env)
     engagement_page = pages.open_page("engagement")
     assert not engagement_page.exception, [e.message for e in engagement_page.exception]
     assert any(m.label == "User-venue pairs" for m in engagement_page.metric)
+
+
+def test_past_the_list_limit_the_venue_filter_searches_and_the_funnel_by_offer_shows_the_top(page_env, data,
+                                                                                              monkeypatch):
+    monkeypatch.setattr(offers, "FILTER_VENUES", 1)  # two venues with offers: more than a list holds
+    monkeypatch.setattr(offers, "TOP_OFFERS", 1)
+    at = run_page({"venue": str(VENUE_B)})
+    assert at.text_input(key="url_venue_q").value == ""
+    assert at.selectbox(key="url_venue").value == str(VENUE_B)  # the URL's venue is kept without a search
+    assert metric(at, "Targeted") == "7"
+
+    at = run_page({"venue_q": "alpha"})
+    assert at.selectbox(key="url_venue").options == ["All venues", "Alpha Bar (Lisbon)"]
+    assert metric(at, "Targeted") == "32"  # no venue chosen yet: every venue's offers
+    per = _frame(at, "offers_funnel_by_offer")
+    assert per["Offer"].tolist() == ["Past deal"]  # the offer with the most claimed users
+    assert at.toggle(key="offers_funnel_all").value is False
+    at.toggle(key="offers_funnel_all").set_value(True).run()
+    assert sorted(_frame(at, "offers_funnel_by_offer")["Offer"]) == ["Live deal", "Other deal", "Past deal"]
+    assert metric(at, "Targeted") == "32"

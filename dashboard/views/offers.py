@@ -194,7 +194,7 @@ def _funnel(ctx: PageContext, lo, hi, venue_id, offer_id) -> None:
     download_csv(steps, "offer_funnel_steps.csv", key="csv_funnel_steps")
 
     per = result["offers"]
-    if not offer_id and len(per) > 1:
+    if not offer_id and total["offers"] > 1:
         st.markdown("**Funnel by offer**")
         if total["offers"] > offers.TOP_OFFERS:
             st.toggle(f"Show all {fmt_int(total['offers'])} offers", key="offers_funnel_all",
