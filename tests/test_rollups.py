@@ -12,6 +12,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -137,6 +138,13 @@ def apply(conn, db, op: tuple, n: int) -> None:
         conn.execute("UPDATE flash_offer_claims SET status = 'redeemed', redeemed_at = created_at + %s "
                      "WHERE id = (SELECT id FROM flash_offer_claims WHERE status <> 'redeemed' ORDER BY id OFFSET %s LIMIT 1)",
                      (timedelta(minutes=c % 200), a % 3))
+    elif kind == "offer_retimed":  # its start day (and whether it straddles a period's start) moves
+        shift = timedelta(days=b - 3, minutes=c % 600)
+        conn.execute("UPDATE flash_offers SET start_time = start_time + %s, end_time = end_time + %s WHERE id = %s",
+                     (shift, shift, OFFERS[a % len(OFFERS)]))
+    elif kind == "venue_timezone" and venue_there:  # its offers' claims move to other local hours
+        conn.execute("UPDATE venues SET timezone = %s WHERE id = %s",
+                     (["UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata"][c % 4], v))
     elif kind == "offer_moves" and venue_there:
         conn.execute("UPDATE flash_offers SET venue_id = %s WHERE id = %s", (v, OFFERS[a % len(OFFERS)]))
     elif kind == "notify" and user_there:
@@ -162,7 +170,7 @@ def apply(conn, db, op: tuple, n: int) -> None:
 
 KINDS = ["check_in", "check_in", "check_in_fn", "check_out", "move_venue", "move_time", "delete_check_in", "review",
          "delete_review", "favorite", "collect", "event", "event", "claim", "redeem", "offer_moves", "notify", "read",
-         "recategorize", "delete_venue", "delete_user", "fold", "fold", "fold"]
+         "recategorize", "delete_venue", "delete_user", "offer_retimed", "venue_timezone", "fold", "fold", "fold"]
 step = st.tuples(st.sampled_from(KINDS), st.integers(0, 11), st.integers(0, 7), st.integers(0, 60 * 24 * 45))
 history = st.lists(step, min_size=1, max_size=40)
 
@@ -337,6 +345,24 @@ def assert_pages_equal_recount(conn, db) -> None:
             d[3] += bool(p["claimed_at"] and p["redeemed_at"])
     assert {r["day"]: [r["viewed_users"], r["clicked_users"], r["claimed_users"], r["redeemed_users"]]
             for r in by_day.to_dict("records")} == want_days
+
+    # when it works: claims and redemptions by the venue's local weekday and hour, over whole days (the
+    # rollup per start day, the offers straddling the start and the live tail) and over a range cut mid-day
+    zones = {v: ZoneInfo(z) for v, z in conn.execute("SELECT id, timezone FROM venues").fetchall()}
+    for lo, hi in ((TODAY - timedelta(days=10), TODAY + timedelta(days=1)),
+                   (TODAY - timedelta(days=40), TODAY + timedelta(days=2)), (NOW - timedelta(days=12, hours=5), NOW)):
+        want_when: dict = {}
+        for o in s["offers"]:
+            if not (o["start_time"] < hi and o["end_time"] > lo):
+                continue
+            for c in s["claims"]:
+                for kind, at in (("claims", c["created_at"]), ("redemptions", c["redeemed_at"])):
+                    if c["offer_id"] == o["id"] and at is not None:
+                        local = at.astimezone(zones[o["venue_id"]])
+                        key = (kind, local.isoweekday(), local.hour)
+                        want_when[key] = want_when.get(key, 0) + 1
+        when = offers.when_it_works(db, lo, hi)
+        assert {(r["kind"], r["weekday"], r["hour"]): r["n"] for r in when.to_dict("records")} == want_when, (lo, hi)
 
 
 # -- histories --------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     "rollup_venue_daily": ("venue_id", "venue"),
     "rollup_offer_funnel": ("venue_id", "venue"),
     "rollup_offer_days": ("venue_id", "venue"),
+    "rollup_offer_when": ("venue_id", "venue"),
     "rollup_pair_venues": ("venue_id", "venue"),
     "venue_stats_rows": ("venue_id", "venue"),
     "venue_stats_recent": ("venue_id", "venue"),
@@ -79,6 +80,7 @@ LOCAL: dict[str, str] = {
     "rollup_pair_users": "distinct users per category (users are not co-located with venues)",
     "venue_stats_scores": "all-venue rollup: category x score",
     "venue_stats_score_summary": "all-venue rollup: a row per category (score percentiles)",
+    "rollup_offer_when_days": "all-venue rollup: offer start day x weekday x hour",
     "alert_rules": "alerting",
     "alert_channels": "alerting",
     "alert_rule_channels": "alerting",
@@ -234,6 +236,8 @@ DEVIATIONS: dict[tuple[str, str], str] = {
         "primary key `(venue_id, offer_id, bucket)`",
     ("unique-includes-distribution-column", "rollup_offer_funnel.rollup_offer_funnel_pkey"):
         "primary key `(venue_id, offer_id)`",
+    ("unique-includes-distribution-column", "rollup_offer_when.rollup_offer_when_pkey"):
+        "primary key `(venue_id, offer_id, kind, weekday, hour)`",
     ("unique-includes-distribution-column", "venue_interactions.venue_interactions_pkey"):
         "primary key `(venue_id, id)` (`unique_user_venue` already includes `venue_id`)",
     ("fk-between-distributed", "flash_offer_claims.flash_offer_claims_offer_id_fkey"):
@@ -249,7 +253,7 @@ DEVIATIONS: dict[tuple[str, str], str] = {
         "flash_offers", "notifications", "reviews", "venue_interactions", "venues")},
     **{("policy-without-subquery", f"{t}.vp_venue_scope"): _SCOPE for t in (
         "check_ins", "collection_venues", "event_stream", "favorites", "flash_offers", "notifications",
-        "reviews", "rollup_log", "rollup_offer_days", "rollup_offer_funnel", "rollup_venue_daily",
+        "reviews", "rollup_log", "rollup_offer_days", "rollup_offer_funnel", "rollup_offer_when", "rollup_venue_daily",
         "venue_counter_shards", "venue_interactions", "venue_owners", "venue_stats_rows", "venues")},
     ("policy-without-subquery", "flash_offer_claims.vp_venue_scope"):
         "`venue_id = ANY (vp_scope_venue_ids())` on the claim's own `venue_id` (the EXISTS over "

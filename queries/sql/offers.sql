@@ -51,8 +51,8 @@ ORDER BY x.name, x.city, x.id
 -- name: offers.list --
 -- Offers of the period with live status and raw counters, newest start first, at most %(limit)s.  Two
 -- index walks that stop at the limit: offers starting inside the period (by start_time), then, only
--- when those are fewer than the limit, offers that started before it and end inside or after it (by
--- end_time, idx_flash_offers_end of migration 0019) -- so no walk reads the history before the period.
+-- when those are fewer than the limit, offers that started before it and end inside or after it (their
+-- window contains its start: idx_flash_offers_during, revision 0019) -- so no walk reads older history.
 WITH a AS (
   SELECT o.id, o.start_time FROM flash_offers o
   WHERE o.start_time >= %(from)s AND o.start_time < %(to)s
@@ -62,7 +62,8 @@ WITH a AS (
 ),
 b AS (
   SELECT o.id, o.start_time FROM flash_offers o
-  WHERE o.end_time > %(from)s AND o.start_time < %(from)s AND o.start_time < %(to)s
+  WHERE tstzrange(o.start_time, o.end_time) @> %(from)s::timestamptz AND o.start_time < %(from)s
+    AND o.start_time < %(to)s
     AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
     AND (SELECT count(*) FROM a) < %(limit)s
   ORDER BY o.start_time DESC, o.id
@@ -294,23 +295,60 @@ ORDER BY o.start_time DESC, o.id
 -- Claims and redemptions of the offers of the period (one venue's when given), counted by day of week
 -- (ISO: 1 = Monday) and hour of day in each venue's own time zone (venues.timezone).  Owners see only their
 -- venues' claims through row-level security.
-WITH sel AS (
+-- For an unrestricted reader, no venue and whole UTC days (what the page asks), the offers that started
+-- inside the period come from rollup_offer_when_days (revision 0019: per UTC start day, kept by the
+-- activity fold) and only the rest is counted from claims: the offers that started before the period and
+-- end inside or after it, and the offers changed since the last fold (their folded counts subtracted,
+-- rollup_offer_when, and their claims counted as they are now).  Anything else is counted from claims.
+WITH sc AS (
+  SELECT NOT (SELECT vp_is_scoped_role()) AND %(venue_id)s::uuid IS NULL
+         AND %(from)s::timestamptz = date_trunc('day', %(from)s::timestamptz, 'UTC')
+         AND %(to)s::timestamptz = date_trunc('day', %(to)s::timestamptz, 'UTC') AS rolled
+),
+changed AS (
+  SELECT DISTINCT l.offer_id FROM rollup_log l
+  WHERE (SELECT rolled FROM sc) AND l.src IN ('e', 'k', 'o') AND l.offer_id IS NOT NULL
+    AND NOT pg_visible_in_snapshot(l.xid, (SELECT c.snap FROM rollup_consumers c WHERE c.consumer = 'activity'))
+),
+sel AS (
   SELECT o.id, v.timezone
   FROM flash_offers o
   JOIN venues v ON v.id = o.venue_id
-  WHERE o.start_time < %(to)s AND o.end_time > %(from)s
+  WHERE NOT (SELECT rolled FROM sc) AND o.start_time < %(to)s AND o.end_time > %(from)s
     AND (%(venue_id)s::uuid IS NULL OR o.venue_id = %(venue_id)s::uuid)
+  UNION ALL
+  SELECT o.id, (SELECT v.timezone FROM venues v WHERE v.id = o.venue_id)
+  FROM flash_offers o
+  WHERE (SELECT rolled FROM sc) AND tstzrange(o.start_time, o.end_time) @> %(from)s::timestamptz
+    AND o.start_time < %(from)s
+  UNION ALL
+  SELECT o.id, (SELECT v.timezone FROM venues v WHERE v.id = o.venue_id)
+  FROM flash_offers o
+  WHERE (SELECT rolled FROM sc) AND o.id IN (SELECT offer_id FROM changed)
+    AND o.start_time >= %(from)s AND o.start_time < %(to)s
+),
+-- each offer's claims by its index (OFFSET 0 keeps the planner from hashing every claim ever made)
+raw AS (
+  SELECT t.kind, t.at AT TIME ZONE s.timezone AS local_at
+  FROM sel s
+  CROSS JOIN LATERAL (SELECT c.created_at, c.redeemed_at FROM flash_offer_claims c
+                      WHERE c.offer_id = s.id OFFSET 0) c
+  CROSS JOIN LATERAL (VALUES ('claims', c.created_at), ('redemptions', c.redeemed_at)) AS t(kind, at)
+  WHERE t.at IS NOT NULL
 ),
 x AS (
-  SELECT 'claims' AS kind, c.created_at AT TIME ZONE s.timezone AS local_at
-  FROM sel s JOIN flash_offer_claims c ON c.offer_id = s.id
+  SELECT kind, extract(isodow FROM local_at)::int AS weekday, extract(hour FROM local_at)::int AS hour, 1::bigint AS n
+  FROM raw
   UNION ALL
-  SELECT 'redemptions', c.redeemed_at AT TIME ZONE s.timezone
-  FROM sel s JOIN flash_offer_claims c ON c.offer_id = s.id
-  WHERE c.redeemed_at IS NOT NULL
+  SELECT d.kind, d.weekday, d.hour, d.n FROM rollup_offer_when_days d
+  WHERE (SELECT rolled FROM sc) AND d.day >= %(from)s AND d.day < %(to)s
+  UNION ALL
+  SELECT w.kind, w.weekday, w.hour, -w.n FROM rollup_offer_when w
+  WHERE (SELECT rolled FROM sc) AND w.offer_id IN (SELECT offer_id FROM changed)
+    AND w.day >= %(from)s AND w.day < %(to)s
 )
-SELECT kind, extract(isodow FROM local_at)::int AS weekday, extract(hour FROM local_at)::int AS hour,
-       count(*)::bigint AS n
+SELECT kind, weekday, hour, sum(n)::bigint AS n
 FROM x
 GROUP BY kind, weekday, hour
+HAVING sum(n) > 0
 ORDER BY kind, weekday, hour
