@@ -30,6 +30,7 @@ TABLES = {  # a column that only that table has
     "offers_table": "Max claims",
     "offers_funnel_by_offer": "Claimed % of viewed",
     "offers_over_time": "claim_rate",
+    "offers_best": "Best offer",
 }
 
 
@@ -181,6 +182,7 @@ def test_past_the_list_limit_the_venue_filter_searches_and_the_funnel_by_offer_s
                                                                                               monkeypatch):
     monkeypatch.setattr(offers, "FILTER_VENUES", 1)  # two venues with offers: more than a list holds
     monkeypatch.setattr(offers, "TOP_OFFERS", 1)
+    monkeypatch.setattr(offers, "MIN_VIEWERS_TO_RANK", 1)
     at = run_page({"venue": str(VENUE_B)})
     assert at.text_input(key="url_venue_q").value == ""
     assert at.selectbox(key="url_venue").value == str(VENUE_B)  # the URL's venue is kept without a search
@@ -192,6 +194,8 @@ def test_past_the_list_limit_the_venue_filter_searches_and_the_funnel_by_offer_s
     per = _frame(at, "offers_funnel_by_offer")
     assert per["Offer"].tolist() == ["Past deal"]  # the offer with the most claimed users
     assert at.toggle(key="offers_funnel_all").value is False
+    # best converting ranks every offer of the period, not only the breakdown's top
+    assert _frame(at, "offers_best")["Best offer"].tolist() == ["Past deal", "Live deal"]
     at.toggle(key="offers_funnel_all").set_value(True).run()
     assert sorted(_frame(at, "offers_funnel_by_offer")["Offer"]) == ["Live deal", "Other deal", "Past deal"]
     assert metric(at, "Targeted") == "32"

@@ -32,6 +32,7 @@ from venuepulse.queries.pages import offers
 ALL = "all"
 LIVE_REFRESH = timedelta(seconds=60)
 LIST_LIMIT = offers.LIST_LIMIT
+BEST_MEMO = "vp_offers_best"  # this run's best converting offers, from the funnel the page already asked for
 SEED_HINT = "Load demo data with `venuepulse seed --scale small`, or keep `venuepulse simulate` running for live offers."
 
 FUNNEL_HELP = """**How the funnel counts.** For each offer, over its window [start, end):
@@ -98,6 +99,7 @@ def _offers(ctx: PageContext, owner: bool) -> None:
     if len(listed) >= LIST_LIMIT:
         st.info(f"Showing the {LIST_LIMIT} most recent offers of the period; narrow the dates or pick a venue "
                 "to see the others (the funnel's totals count every offer of the period).")
+    st.session_state.pop(BEST_MEMO, None)  # set again by this run's funnel
     _live(ctx, lo, hi, venue_id, offer_id)
     with panel("When it works"):
         _when(ctx, lo, hi, venue_id)
@@ -147,6 +149,8 @@ def _funnel(ctx: PageContext, lo, hi, venue_id, offer_id) -> None:
     show_all = bool(st.session_state.get("offers_funnel_all"))
     result = offers.funnel(ctx.db, lo, hi, venue_id=venue_id, offer_id=offer_id,
                            top=None if show_all else offers.TOP_OFFERS)
+    if not offer_id:  # "when it works" below ranks the same offers: one funnel query per page, not two
+        st.session_state[BEST_MEMO] = ((lo, hi, venue_id), result["best"])
     total = result["total"]
     freshness(total["as_of"], "Live counts")
     _rollups_caption(offers.rollup_freshness(ctx.db))
@@ -301,7 +305,11 @@ def _when(ctx: PageContext, lo, hi, venue_id) -> None:
                 st.plotly_chart(fig, key=f"offers_when_{kind}")
         download_csv(df, "offer_claims_by_hour.csv", key="csv_when")
 
-    best = offers.funnel(ctx.db, lo, hi, venue_id=venue_id, top=offers.TOP_OFFERS)["best"]
+    memo = st.session_state.get(BEST_MEMO)
+    if memo is not None and memo[0] == (lo, hi, venue_id):
+        best = memo[1]
+    else:
+        best = offers.funnel(ctx.db, lo, hi, venue_id=venue_id, top=offers.TOP_OFFERS)["best"]
     st.markdown("**Best converting offers**")
     if best.empty:
         st.caption(f"No offer of the period has {offers.MIN_VIEWERS_TO_RANK} or more viewers yet.")
