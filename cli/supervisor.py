@@ -207,6 +207,9 @@ def up(admin_url: str, *, started_embedded: bool, data_dir: Path | None, port: i
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C stops everything even when SIGINT came in ignored (started in the background by a shell
+    # without job control, which leaves Python's KeyboardInterrupt handler uninstalled)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if jobs:
             children.start("jobs", cli_command("jobs"), child_env, logs / "jobs.log")
@@ -231,6 +234,7 @@ def up(admin_url: str, *, started_embedded: bool, data_dir: Path | None, port: i
     finally:
         children.stop()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if replica_dir is not None:
             from venuepulse import replica
 

@@ -39,6 +39,7 @@ def test_up_on_a_fresh_machine_starts_everything_and_ctrl_c_stops_it(tmp_path: P
     data = Path(f"/tmp/vp-up-{os.getpid()}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENUEPULSE_")}
     env["VENUEPULSE_DATA_DIR"] = str(data)
+    env["PYTHONUNBUFFERED"] = "1"  # what it said before a kill stays in the failure message
     script = Path(sys.executable).parent / "venuepulse"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "venuepulse"]
     proc = subprocess.Popen([*cmd, "up", "--scale", "tiny", "--port", "0", "--simulate-rate", "2"],
