@@ -48,6 +48,30 @@ def test_refresh_brings_venue_stats_current_with_the_changes_since_the_last(conn
     assert fresh["populated"] is True and fresh["row_count"] == 1 and fresh["age_seconds"] < 60
 
 
+def test_view_freshness_equals_a_recount_of_venue_stats_through_venue_changes_and_refreshes(conn, db):
+    def recount() -> tuple:
+        return conn.execute("SELECT count(*), max(refreshed_at) FROM venue_stats").fetchone()
+
+    def shown() -> tuple:
+        for tag in ("query:jobs.view_freshness", "query:jobs.view_populated"):
+            db.invalidate(tag)
+        fresh = jobs_health.view_freshness(db)
+        return fresh["row_count"], fresh["refreshed_at"]
+
+    maintenance.refresh_venue_stats(db)
+    assert shown() == recount()
+    venues = [venue(conn) for _ in range(3)]
+    check_in(conn, user(conn), venues[0])
+    maintenance.refresh_venue_stats(db)
+    assert shown() == recount() and recount()[0] >= 3
+    conn.execute("UPDATE venues SET category = 'cafe' WHERE id = %s", (venues[1],))
+    conn.execute("DELETE FROM venues WHERE id = %s", (venues[2],))
+    maintenance.refresh_venue_stats(db)
+    assert shown() == recount()
+    conn.execute("SELECT refresh_venue_stats(true)")  # the full recompute
+    assert shown() == recount()
+
+
 # -- maintain_partitions -----------------------------------------------------------------------------------
 
 

@@ -138,7 +138,14 @@ ORDER BY c.parent_table
 SELECT relispopulated AS populated FROM pg_class WHERE oid = 'venue_stats'::regclass
 
 -- name: jobs.view_freshness --
--- Only when populated: scanning an unpopulated materialized view is an error.
-SELECT max(refreshed_at) AS refreshed_at, extract(epoch FROM now() - max(refreshed_at)) AS age_seconds,
-       count(*) AS row_count
-FROM venue_stats
+-- Only when populated: scanning an unpopulated materialized view is an error.  The rows come from
+-- venue_stats_score_summary (venues per category, '' = all; kept in the statements that change
+-- venue_stats_rows) and the time from the venue_stats consumer's clock (every row's refreshed_at), so
+-- the cost does not follow the number of venues; a role scoped to some venues counts the rows it sees.
+WITH t AS MATERIALIZED (
+  SELECT CASE WHEN (SELECT vp_is_scoped_role()) THEN (SELECT count(*) FROM venue_stats)
+              ELSE coalesce((SELECT venues FROM venue_stats_score_summary WHERE category = ''), 0) END AS n)
+SELECT CASE WHEN t.n > 0 THEN c.as_of END AS refreshed_at,
+       CASE WHEN t.n > 0 THEN extract(epoch FROM now() - c.as_of) END AS age_seconds,
+       t.n AS row_count
+FROM t LEFT JOIN rollup_consumers c ON c.consumer = 'venue_stats'
