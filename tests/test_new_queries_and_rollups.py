@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from venuepulse.queries.core.runner import Database
+from tests.fixtures.timings import load
 from venuepulse.queries.pages import query_performance as perf
 
 HOUR = timedelta(hours=1)
@@ -23,20 +23,6 @@ HOUR = timedelta(hours=1)
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def load(conn, rows):
-    """rows: (query_name, ms, row_count, created_at)."""
-    with conn.cursor() as cur, cur.copy(
-            "COPY query_performance_log (query_name, execution_time_ms, row_count, created_at) FROM STDIN") as cp:
-        for r in rows:
-            cp.write_row(r)
-
-
-@pytest.fixture
-def db(db_url):
-    with Database(db_url, record=False) as d:
-        yield d
 
 
 def new_names(db, now, window=HOUR):

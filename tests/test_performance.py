@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.fixtures.timings import load
 from venuepulse.queries.core.runner import Database
 from venuepulse.queries.pages import query_performance as perf
 
@@ -20,20 +21,6 @@ def percentile_cont(values, p):
     rank = p * (len(s) - 1)
     lo, hi = math.floor(rank), math.ceil(rank)
     return s[lo] + (s[hi] - s[lo]) * (rank - lo)
-
-
-def load(conn, rows):
-    """rows: (query_name, ms, row_count, created_at)."""
-    with conn.cursor() as cur, cur.copy(
-            "COPY query_performance_log (query_name, execution_time_ms, row_count, created_at) FROM STDIN") as cp:
-        for r in rows:
-            cp.write_row(r)
-
-
-@pytest.fixture
-def db(db_url):
-    with Database(db_url, record=False) as d:
-        yield d
 
 
 def test_query_stats_count_exactly_and_estimate_percentiles_within_the_stated_bound(db, conn):

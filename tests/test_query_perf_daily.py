@@ -13,27 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fixtures.recount import percentile_cont
-from venuepulse.queries.core.runner import Database
+from tests.fixtures.timings import load
 from venuepulse.queries.pages import query_performance as perf
 
 DAY0 = datetime(2026, 11, 20, tzinfo=UTC)
 NAMES = ["q.a", "q.b", "q.c"]
 TABLES = ("query_performance_log", "query_perf_hourly_buckets", "query_perf_hourly", "query_perf_rollups",
           "query_perf_daily", "query_perf_daily_marks")
-
-
-def load(conn, rows):
-    """rows: (query_name, ms, row_count, created_at)."""
-    with conn.cursor() as cur, cur.copy(
-            "COPY query_performance_log (query_name, execution_time_ms, row_count, created_at) FROM STDIN") as cp:
-        for r in rows:
-            cp.write_row(r)
-
-
-@pytest.fixture
-def db(db_url):
-    with Database(db_url, record=False) as d:
-        yield d
 
 
 def within_bound(estimate: float, values: list[float], p: float) -> bool:
