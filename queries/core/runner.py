@@ -6,6 +6,7 @@ EXPLAIN of registered SQL. Each statement itself goes through :func:`queries.cor
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -38,12 +39,13 @@ def _scope_text(venue_scope: Sequence[UUID | str]) -> str:
     return ",".join(ids)
 
 
-class RowShortcuts:
+class RowShortcuts(ABC):
     """``one`` and ``scalar`` for anything with ``run(name, params, **kw)`` returning rows as dicts: the
     Database, the read router and the dashboard's scoped view of either."""
 
+    @abstractmethod
     def run(self, name: str, params: Params = None, **kw: Any) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """Rows of the named query, as dicts."""
 
     def one(self, name: str, params: Params = None, **kw: Any) -> dict[str, Any] | None:
         rows = self.run(name, params, **kw)
